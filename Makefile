@@ -1,0 +1,66 @@
+# The platform's two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+# Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), sqlite3 (inspecting data files).
+DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 sqlite3 ca-certificates python3 python3-pip
+
+PG_URL ?= postgres://postgres:cmc@127.0.0.1:5432/cmc_test
+CMC_PORT ?= 8080
+CMC_ADMIN_EMAIL ?= admin@cmc.local
+CMC_ADMIN_PASSWORD ?= change-me-now
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: run test deps build release postgres bench openapi-check clean
+
+## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@command -v swift >/dev/null || { echo "swift is not on PATH (expected under /opt/swift)"; exit 1; }
+
+build: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+
+release: deps
+	swift build -c release --product cmc
+
+## Start the local PostgreSQL 15 cluster on 127.0.0.1 and make the test database with PostGIS.
+postgres: deps
+	@pg_lsclusters -h | grep -q '^15 \+main' || pg_createcluster 15 main >/dev/null
+	@pg_lsclusters -h | grep '^15 \+main' | grep -q online || pg_ctlcluster 15 main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@su postgres -c "psql -qAt -c \"ALTER USER postgres PASSWORD 'cmc'\"" >/dev/null
+	@su postgres -c "psql -qAt -c \"SELECT 1 FROM pg_database WHERE datname = 'cmc_test'\"" | grep -q 1 || su postgres -c "createdb cmc_test"
+	@su postgres -c "psql -qAt -d cmc_test -c 'CREATE EXTENSION IF NOT EXISTS postgis'" >/dev/null
+	@echo "PostgreSQL ready: $(PG_URL)"
+
+## The OpenAPI document must be valid OpenAPI 3.1 (route coverage is checked by the Swift tests).
+openapi-check:
+	@python3 -c 'import openapi_spec_validator' 2>/dev/null || pip install -q openapi-spec-validator
+	python3 -m openapi_spec_validator Sources/Platform/openapi.json
+
+## Every test, on SQLite and on PostgreSQL + PostGIS.
+test: deps postgres openapi-check
+	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 swift test $(SWIFT_BUILD_FLAGS)
+
+## Build and start the platform on ./data/cmc.sqlite.
+run: release
+	@mkdir -p data
+	@echo "portal and API: http://127.0.0.1:$(CMC_PORT)/  (admin: $(CMC_ADMIN_EMAIL))"
+	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD=$(CMC_ADMIN_PASSWORD) \
+		.build/release/cmc serve
+
+## Geo query benchmark: 440,000 devices, index against a full scan, on SQLite then PostgreSQL.
+bench: release postgres
+	.build/release/cmc bench geo --devices 440000
+	.build/release/cmc bench geo --devices 440000 --database "$(PG_URL)"
+
+clean:
+	rm -rf .build data

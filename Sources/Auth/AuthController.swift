@@ -1,0 +1,130 @@
+import CMCCore
+import Hummingbird
+
+/// `/auth`: public keys, token verification and revocation, microservice tokens, authorization rules.
+public struct AuthController: Sendable {
+    let authority: TokenAuthority
+    let rules: AuthorizationRules
+    let microserviceTokenLifetime: Duration
+
+    public init(authority: TokenAuthority, rules: AuthorizationRules, microserviceTokenLifetime: Duration = .seconds(365 * 86400)) {
+        self.authority = authority
+        self.rules = rules
+        self.microserviceTokenLifetime = microserviceTokenLifetime
+    }
+
+    public static let routes: [Route] = [
+        Route("GET", "/auth/jwks", allow: Audience.everyone),
+        Route("POST", "/auth/tokens/verify", allow: Audience.signedIn),
+        Route("POST", "/auth/tokens/revoke", allow: Audience.signedIn),
+        Route("POST", "/auth/tokens/microservice", allow: Audience.admins),
+        Route("GET", "/auth/rules", allow: Audience.admins),
+        Route("PUT", "/auth/rules", allow: Audience.admins),
+        Route("DELETE", "/auth/rules", allow: Audience.admins),
+    ]
+
+    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
+        group.get("jwks") { _, _ in JSONResponse(authority.jwks) }
+        group.post("tokens/verify", use: verify)
+        group.post("tokens/revoke", use: revoke)
+        group.post("tokens/microservice", use: issueMicroservice)
+        group.get("rules") { _, _ in JSONResponse(RuleSet(rules: rules.rules)) }
+        group.put("rules", use: replaceRules)
+        group.delete("rules") { _, _ in
+            try await authority.repository.saveRules(nil)
+            rules.replace(with: [])
+            return JSONResponse(RuleSet(rules: rules.rules))
+        }
+    }
+
+    struct TokenBody: Decodable {
+        let token: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case token }
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            token = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .token)
+        }
+    }
+
+    struct Verification: Encodable, Sendable {
+        let valid: Bool
+        let reason: String?
+        let principal: Principal?
+    }
+
+    @Sendable func verify(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Verification> {
+        let body = try await request.decodeJSON(as: TokenBody.self)
+        do {
+            let principal = try await authority.verify(body.token)
+            return JSONResponse(Verification(valid: true, reason: nil, principal: principal))
+        } catch {
+            return JSONResponse(Verification(valid: false, reason: error.description, principal: nil))
+        }
+    }
+
+    /// A caller revokes its own tokens (sign-out); admins and services revoke anyone's.
+    @Sendable func revoke(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
+        let caller = try context.requirePrincipal()
+        let body = try await request.decodeJSON(as: TokenBody.self)
+        let target: Principal
+        do {
+            target = try await authority.verify(body.token)
+        } catch .revoked, .expired {
+            return .noContent  // already unusable
+        } catch {
+            throw APIError.invalid("token", error.description)
+        }
+        guard caller.isPrivileged || (caller.kind == target.kind && caller.subject == target.subject) else {
+            throw APIError.forbidden("only the token's holder or an admin may revoke it")
+        }
+        try await authority.revoke(target)
+        return .noContent
+    }
+
+    struct MicroserviceRequest: Decodable {
+        let name: String
+        let lifetimeSeconds: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, lifetimeSeconds }
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            lifetimeSeconds = try container.decodeIfPresent(Int.self, forKey: .lifetimeSeconds)
+        }
+    }
+
+    @Sendable func issueMicroservice(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<TokenAuthority.IssuedToken> {
+        let body = try await request.decodeJSON(as: MicroserviceRequest.self)
+        guard ServiceName.isValid(body.name) else { throw APIError.invalid("name", "must be 1-64 letters, digits, '-' or '_'") }
+        var lifetime = microserviceTokenLifetime
+        if let seconds = body.lifetimeSeconds {
+            guard (60...(10 * 365 * 86400)).contains(seconds) else { throw APIError.invalid("lifetimeSeconds", "must be from 60 to 315360000") }
+            lifetime = .seconds(seconds)
+        }
+        return JSONResponse(try await authority.issue(kind: .microservice, subject: body.name, lifetime: lifetime), status: .created)
+    }
+
+    struct RuleSet: Codable, Sendable {
+        let rules: [AuthorizationRule]
+        enum CodingKeys: String, CodingKey, CaseIterable { case rules }
+        init(rules: [AuthorizationRule]) { self.rules = rules }
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            rules = try decoder.container(keyedBy: CodingKeys.self).decode([AuthorizationRule].self, forKey: .rules)
+        }
+    }
+
+    @Sendable func replaceRules(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<RuleSet> {
+        let body = try await request.decodeJSON(as: RuleSet.self)
+        try rules.validate(body.rules)
+        try await authority.repository.saveRules(body.rules)
+        rules.replace(with: body.rules)
+        return JSONResponse(RuleSet(rules: rules.rules))
+    }
+}
+
+public enum ServiceName {
+    public static func isValid(_ name: String) -> Bool {
+        (1...64).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+}

@@ -1,0 +1,42 @@
+import CMCCore
+import Hummingbird
+
+/// Verifies the bearer token, if any, and applies the rule of the matched route.
+///
+/// Runs after routing, so it sees the route's pattern (`/devices/{id}`), the key rules are written in.
+public struct AuthorizationMiddleware: RouterMiddleware {
+    public typealias Context = CMCRequestContext
+    let authority: TokenAuthority
+    let rules: AuthorizationRules
+
+    public init(authority: TokenAuthority, rules: AuthorizationRules) {
+        self.authority = authority
+        self.rules = rules
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let header = request.headers[.authorization] {
+            guard header.lowercased().hasPrefix("bearer ") else {
+                throw APIError.unauthorized("Authorization header must be 'Bearer <token>'")
+            }
+            do {
+                context.principal = try await authority.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            } catch {
+                throw APIError.unauthorized(error.description)
+            }
+        }
+        // No route matched: let the router answer 404 rather than hide it behind a 403.
+        guard let path = context.endpointPath else { return try await next(request, context) }
+        guard let rule = rules.rule(method: request.method.rawValue, path: path) else {
+            throw APIError.forbidden("no authorization rule admits \(request.method) \(path)")
+        }
+        guard rule.admits(context.principal) else {
+            if context.principal == nil { throw APIError.unauthorized("a bearer token is required for \(request.method) \(path)") }
+            throw APIError.forbidden("a \(context.principal!.kind.rawValue) token\(context.principal!.role.map { " with role \($0.rawValue)" } ?? "") may not call \(request.method) \(path)")
+        }
+        return try await next(request, context)
+    }
+}
+
+import Foundation

@@ -1,0 +1,19 @@
+import Foundation
+import JWTKit
+
+/// The JWT body of every token the platform signs.
+struct TokenClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim
+    var jti: IDClaim
+    var iss: IssuerClaim
+    var kind: TokenKind
+    var role: Role?
+    var owner: String?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        guard iss.value == TokenAuthority.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "unknown issuer") }
+    }
+}

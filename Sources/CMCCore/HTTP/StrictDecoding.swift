@@ -1,0 +1,44 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// A coding key that accepts any name, used to see every key a client sent.
+public struct AnyCodingKey: CodingKey, Hashable {
+    public var stringValue: String
+    public var intValue: Int?
+    public init(stringValue: String) { self.stringValue = stringValue; self.intValue = nil }
+    public init?(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
+}
+
+extension Decoder {
+    /// Unknown fields are refused rather than ignored: a typo such as `"publc": true` must not silently
+    /// create a private device.
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
+        let container = try self.container(keyedBy: AnyCodingKey.self)
+        let known = Set(Keys.allCases.map(\.stringValue))
+        for key in container.allKeys where !known.contains(key.stringValue) {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: codingPath + [key],
+                debugDescription: "unknown field; expected one of \(known.sorted().joined(separator: ", "))"
+            ))
+        }
+    }
+}
+
+extension Request {
+    /// Decodes a JSON body with a size limit; errors name the field at fault.
+    public func decodeJSON<Value: Decodable>(as type: Value.Type, limit: Int = 1 << 20) async throws -> Value {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await self.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "request body is larger than \(limit) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("request body is empty; JSON expected", code: "malformed_json") }
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError(decoding: error)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Auth
+import CMCCore
+import History
+import Hummingbird
+
+/// `/devices`: the registry, geo queries, and device data.
+public struct DeviceController: Sendable {
+    let repository: any DeviceRepository
+    let history: any HistoryClient
+    static let maximumRadius = 100_000.0
+
+    public init(repository: any DeviceRepository, history: any HistoryClient) {
+        self.repository = repository
+        self.history = history
+    }
+
+    public static let routes: [Route] = [
+        Route("POST", "/devices", allow: Audience.signedIn),
+        Route("GET", "/devices", allow: Audience.signedIn),
+        Route("GET", "/devices/{id}", allow: Audience.signedIn),
+        Route("PATCH", "/devices/{id}", allow: Audience.signedIn),
+        Route("DELETE", "/devices/{id}", allow: Audience.signedIn),
+        Route("POST", "/devices/{id}/data", allow: Audience.signedIn),
+        Route("GET", "/devices/{id}/data/latest", allow: Audience.signedIn),
+    ]
+
+    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
+        group.post(use: register)
+        group.get(use: list)
+        group.get("{id}", use: get)
+        group.patch("{id}", use: update)
+        group.delete("{id}", use: delete)
+        group.post("{id}/data", use: write)
+        group.get("{id}/data/latest", use: latest)
+    }
+
+    struct Page: Encodable, Sendable {
+        let devices: [Device]
+        let nextCursor: String?
+    }
+
+    struct WriteResult: Encodable, Sendable {
+        let received: Int
+        let stored: Int
+    }
+
+    @Sendable func register(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
+        let caller = try context.requirePrincipal()
+        let body = try await request.decodeJSON(as: DeviceRegistration.self)
+        let now = Timestamp.now()
+        let device = Device(
+            id: body.id, category: body.category, connector: body.connector, location: body.location, nickname: body.nickname,
+            public: body.isPublic, metadata: try DeviceField.metadata(body.metadata),
+            ownerID: caller.actingUserID ?? "service:\(caller.subject)", createdAt: now, updatedAt: now
+        )
+        try await repository.insert(device)
+        return JSONResponse(device, status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
+        let caller = try context.requirePrincipal()
+        let query = try QueryParameters(request, allowed: ["category", "connector", "near", "radius", "limit", "cursor"])
+        var filter = DeviceFilter(
+            category: try query.string("category").map { try DeviceField.word($0, field: "category") },
+            connector: try query.string("connector").map { try DeviceField.word($0, field: "connector") },
+            visibleTo: DeviceAccess.visibility(caller),
+            limit: try query.int("limit", range: 1...1000) ?? 100
+        )
+        if let near = query.string("near") {
+            let parts = near.split(separator: ",", omittingEmptySubsequences: false)
+            guard parts.count == 2, let lat = Double(parts[0]), let lon = Double(parts[1]) else {
+                throw APIError.invalid("near", "must be 'lat,lon', e.g. 39.2238,9.1217")
+            }
+            let point: GeoPoint
+            do { point = try GeoPoint(lat: lat, lon: lon) } catch { throw APIError.invalid("near", "lat must be in -90...90 and lon in -180...180") }
+            guard let radius = try query.double("radius") else { throw APIError.invalid("radius", "is required with near (metres)") }
+            guard radius > 0, radius <= Self.maximumRadius else { throw APIError.invalid("radius", "must be more than 0 and at most \(Int(Self.maximumRadius)) metres") }
+            filter.near = (point, radius)
+        } else if query.string("radius") != nil {
+            throw APIError.invalid("radius", "needs near=lat,lon")
+        }
+        if let cursor = query.string("cursor") {
+            let key = try Cursor.decode(cursor, field: "cursor")
+            if filter.near != nil {
+                guard let bar = key.firstIndex(of: "|"), let distance = Double(key[..<bar]) else { throw APIError.invalid("cursor", "is not a cursor of this query") }
+                filter.after = .distance(distance, String(key[key.index(after: bar)...]))
+            } else {
+                filter.after = .id(key)
+            }
+        }
+        let devices = try await repository.list(filter)
+        var next: String?
+        if devices.count == filter.limit, let last = devices.last {
+            next = Cursor.encode(last.distance.map { "\($0)|\(last.id)" } ?? last.id)
+        }
+        return JSONResponse(Page(devices: devices, nextCursor: next))
+    }
+
+    /// The device, if the caller may read it; otherwise 404 whether or not it exists.
+    func readable(_ context: CMCRequestContext) async throws -> Device {
+        let caller = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        guard let device = try await repository.find(id: id), DeviceAccess.canRead(device, by: caller) else {
+            throw APIError.notFound("no device \(id)")
+        }
+        return device
+    }
+
+    func writable(_ context: CMCRequestContext) async throws -> Device {
+        let device = try await readable(context)
+        guard DeviceAccess.canWrite(device, by: try context.requirePrincipal()) else {
+            throw APIError.forbidden("only the device's owner or an admin may change device \(device.id)")
+        }
+        return device
+    }
+
+    @Sendable func get(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
+        JSONResponse(try await readable(context))
+    }
+
+    @Sendable func update(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
+        var device = try await writable(context)
+        let patch = try await request.decodeJSON(as: DevicePatch.self)
+        try patch.apply(to: &device)
+        device.updatedAt = .now()
+        try await repository.update(device)
+        return JSONResponse(device)
+    }
+
+    @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
+        _ = try await repository.delete(id: try await writable(context).id)
+        return .noContent
+    }
+
+    @Sendable func write(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<WriteResult> {
+        let device = try await writable(context)
+        let batch = try await request.decodeJSON(as: ReadingBatch.self)
+        let readings = try ReadingValidation.readings(batch.readings, for: device)
+        let stored = try await history.record(readings)
+        return JSONResponse(WriteResult(received: readings.count, stored: stored), status: .created)
+    }
+
+    @Sendable func latest(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Reading> {
+        let device = try await readable(context)
+        guard let reading = try await history.latest(device: device.id) else { throw APIError.notFound("device \(device.id) has no readings yet") }
+        return JSONResponse(reading)
+    }
+}

@@ -1,0 +1,28 @@
+import CMCCore
+import History
+
+/// The checks every reading passes, whichever connector brought it.
+public enum ReadingValidation {
+    public static let maximumBatch = 1000
+    public static let maximumValues = 100
+    /// Device clocks drift; a day ahead is a wrong clock, not drift.
+    public static let maximumClockSkew: Int64 = 86400
+
+    public static func readings(_ batch: [ReadingInput], for device: Device, now: Timestamp = .now()) throws -> [Reading] {
+        guard !batch.isEmpty else { throw APIError.invalid("body", "must hold at least one reading") }
+        guard batch.count <= maximumBatch else { throw APIError.invalid("body", "holds \(batch.count) readings; at most \(maximumBatch) per request") }
+        let single = batch.count == 1
+        return try batch.enumerated().map { index, input in
+            let at = single ? "" : "[\(index)]."
+            guard !input.values.isEmpty else { throw APIError.invalid("\(at)values", "must hold at least one value") }
+            guard input.values.count <= maximumValues else { throw APIError.invalid("\(at)values", "must hold at most \(maximumValues) values") }
+            for key in input.values.keys where !FieldName.isValid(key) {
+                throw APIError.invalid("\(at)values.\(key)", "names must be 1-64 letters, digits, '_', '-' or '.'")
+            }
+            let ts = input.ts ?? now
+            guard ts <= now.adding(seconds: maximumClockSkew) else { throw APIError.invalid("\(at)ts", "is more than a day in the future") }
+            guard ts.microseconds >= 0 else { throw APIError.invalid("\(at)ts", "is before 1970") }
+            return Reading(device: device.id, ts: ts, category: device.category, connector: device.connector, values: input.values)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+/// How other services write to and read from History: in-process now, over HTTP or MQTT when
+/// History runs as its own process.
+public protocol HistoryClient: Sendable {
+    /// Returns once the readings are durable; the count is how many were new.
+    func record(_ readings: [Reading]) async throws -> Int
+    func latest(device: String) async throws -> Reading?
+}
+
+/// History in the same process: straight to its repository.
+public struct LocalHistory: HistoryClient {
+    let repository: any ReadingRepository
+
+    public init(repository: any ReadingRepository) { self.repository = repository }
+
+    public func record(_ readings: [Reading]) async throws -> Int { try await repository.store(readings) }
+    public func latest(device: String) async throws -> Reading? { try await repository.latest(device: device) }
+}

@@ -1,0 +1,171 @@
+import CMCCore
+
+/// A page of history, in time order, after an optional (time, device) key.
+public struct HistoryQuery: Sendable {
+    public var devices: [String]?
+    public var category: String?
+    public var connector: String?
+    public var from: Timestamp?
+    public var to: Timestamp?
+    public var limit: Int
+    public var after: (ts: Int64, device: String)?
+
+    public init(devices: [String]? = nil, category: String? = nil, connector: String? = nil, from: Timestamp? = nil,
+                to: Timestamp? = nil, limit: Int = 100, after: (ts: Int64, device: String)? = nil) {
+        self.devices = devices
+        self.category = category
+        self.connector = connector
+        self.from = from
+        self.to = to
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// The History service's tables: every reading, and the latest reading of each device.
+public protocol ReadingRepository: Sendable {
+    /// Stores the readings durably; returns how many were new (a device's reading at an already
+    /// stored time is kept once).
+    func store(_ readings: [Reading]) async throws -> Int
+    func query(_ query: HistoryQuery) async throws -> [Reading]
+    func latest(device: String) async throws -> Reading?
+    func aggregate(_ query: AggregateQuery) async throws -> [AggregateBucket]
+}
+
+/// SQL the two backends share; each backend adds what differs (partitions, JSON access).
+protocol SQLReadingRepository: ReadingRepository {
+    var database: any Database { get }
+    /// SQL for a reading's numeric field, or NULL where it is missing or not a number.
+    func numericField(_ placeholder: String) -> String
+    /// The path or key bound for `numericField`.
+    func fieldBind(_ field: String) -> SQLValue
+    func prepareStore(_ readings: [Reading]) async throws
+}
+
+extension SQLReadingRepository {
+    static var columns: String { "device_id, ts, category, connector, payload" }
+
+    public func store(_ readings: [Reading]) async throws -> Int {
+        guard !readings.isEmpty else { return 0 }
+        try await prepareStore(readings)
+        var latest: [String: Reading] = [:]
+        for reading in readings where reading.ts >= (latest[reading.device]?.ts ?? Timestamp(microseconds: .min)) {
+            latest[reading.device] = reading
+        }
+        let latestReadings = Array(latest.values)
+        return try await database.transaction { tx in
+            var stored = 0
+            // 5 binds a row; chunks stay far below either backend's parameter limit.
+            for chunk in readings.chunked(400) {
+                stored += try await tx.query(
+                    "INSERT INTO readings (\(Self.columns)) VALUES \(Self.placeholders(rows: chunk.count)) ON CONFLICT (device_id, ts) DO NOTHING RETURNING ts",
+                    chunk.flatMap(Self.binds)
+                ).count
+            }
+            for chunk in latestReadings.chunked(400) {
+                try await tx.query(
+                    """
+                    INSERT INTO latest_readings (\(Self.columns)) VALUES \(Self.placeholders(rows: chunk.count))
+                    ON CONFLICT (device_id) DO UPDATE SET ts = excluded.ts, category = excluded.category,
+                        connector = excluded.connector, payload = excluded.payload
+                    WHERE excluded.ts >= latest_readings.ts
+                    """,
+                    chunk.flatMap(Self.binds)
+                )
+            }
+            return stored
+        }
+    }
+
+    public func query(_ query: HistoryQuery) async throws -> [Reading] {
+        var conditions = SQLConditions()
+        if let devices = query.devices {
+            if devices.count == 1 { conditions.add("device_id", "=", .text(devices[0])) } else { conditions.add("device_id", in: devices.map { .text($0) }) }
+        }
+        if let category = query.category { conditions.add("category", "=", .text(category)) }
+        if let connector = query.connector { conditions.add("connector", "=", .text(connector)) }
+        if let from = query.from { conditions.add("ts", ">=", .integer(from.microseconds)) }
+        if let to = query.to { conditions.add("ts", "<", .integer(to.microseconds)) }
+        if let after = query.after {
+            let ts = conditions.bind(.integer(after.ts))
+            conditions.add("(ts > \(ts) OR (ts = \(ts) AND device_id > \(conditions.bind(.text(after.device)))))")
+        }
+        let limit = conditions.bind(.integer(Int64(query.limit)))
+        return try await database.query(
+            "SELECT \(Self.columns) FROM readings \(conditions.whereClause) ORDER BY ts, device_id LIMIT \(limit)",
+            conditions.binds
+        ).map(Self.decode)
+    }
+
+    public func latest(device: String) async throws -> Reading? {
+        try await database.query("SELECT \(Self.columns) FROM latest_readings WHERE device_id = $1", .text(device)).first.map(Self.decode)
+    }
+
+    public func aggregate(_ query: AggregateQuery) async throws -> [AggregateBucket] {
+        let value = numericField("$2")
+        let binds: [SQLValue] = [.text(query.device), fieldBind(query.field), .integer(query.bucketMicroseconds),
+                                 .integer(query.from.microseconds), .integer(query.to.microseconds)]
+        let window = "FROM readings WHERE device_id = $1 AND ts >= $4 AND ts < $5"
+        // Buckets are aligned to `from`, so the first bucket starts where the caller asked.
+        let bucket = "(($4 + ((ts - $4) / $3) * $3))"
+        if query.function == .median {
+            return try await median(sql: "SELECT \(bucket) AS bucket, \(value) AS v \(window) ORDER BY bucket, v", binds: binds)
+        }
+        let function = query.function == .count ? "COUNT" : query.function.rawValue.uppercased()
+        let rows = try await database.query(
+            "SELECT \(bucket) AS bucket, \(function)(\(value)) AS v, COUNT(\(value)) AS n \(window) GROUP BY bucket ORDER BY bucket",
+            binds
+        )
+        return try rows.map { row in
+            AggregateBucket(start: Timestamp(microseconds: try row.int("bucket")), value: row.optionalDouble("v"), count: Int(try row.int("n")))
+        }
+    }
+
+    func median(sql: String, binds: [SQLValue]) async throws -> [AggregateBucket] {
+        var buckets: [AggregateBucket] = []
+        var current: (start: Int64, values: [Double])?
+        func flush() {
+            guard let current else { return }
+            let values = current.values
+            let middle = values.count / 2
+            let value: Double? = values.isEmpty ? nil : values.count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
+            buckets.append(AggregateBucket(start: Timestamp(microseconds: current.start), value: value, count: values.count))
+        }
+        for row in try await database.query(sql, binds) {
+            let start = try row.int("bucket")
+            if current?.start != start {
+                flush()
+                current = (start, [])
+            }
+            if let v = row.optionalDouble("v") { current!.values.append(v) }
+        }
+        flush()
+        return buckets
+    }
+
+    static func placeholders(rows: Int) -> String {
+        (0..<rows).map { row in
+            let base = row * 5
+            return "($\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5))"
+        }.joined(separator: ", ")
+    }
+
+    static func binds(_ reading: Reading) -> [SQLValue] {
+        [.text(reading.device), .integer(reading.ts.microseconds), .text(reading.category), .text(reading.connector),
+         .text(JSONValue.encodeObject(reading.values))]
+    }
+
+    static func decode(_ row: SQLRow) throws -> Reading {
+        Reading(
+            device: try row.string("device_id"), ts: Timestamp(microseconds: try row.int("ts")),
+            category: try row.string("category"), connector: try row.string("connector"),
+            values: JSONValue.decodeObject(try row.string("payload"))
+        )
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

@@ -1,0 +1,110 @@
+import Apps
+import Auth
+import CMCCore
+import Devices
+import Foundation
+import History
+import Hummingbird
+import Logging
+import Users
+
+/// Every service of the platform over one database, ready to serve.
+public struct Platform: Sendable {
+    public let configuration: PlatformConfiguration
+    public let database: any Database
+    public let authority: TokenAuthority
+    public let rules: AuthorizationRules
+    public let users: UserController
+    public let apps: AppController
+    public let devices: DeviceController
+    public let deviceRepository: any DeviceRepository
+    public let history: HistoryController
+    public let readings: any ReadingRepository
+    let logger: Logger
+
+    /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
+    public static let routes: [Route] = SystemRoutes.routes + AuthController.routes + UserController.routes + AppController.routes
+        + DeviceController.routes + HistoryController.routes
+
+    /// Migrates the database, loads keys and rules, and creates the first admin if configured.
+    public static func prepare(database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws -> Platform {
+        let directory = try configuration.migrationsDirectory ?? Migrations.locateDirectory()
+        try await Migrations(directory: directory, dialect: database.dialect).apply(to: database, logger: logger)
+
+        let authRepository = SQLAuthRepository(database: database)
+        let authority = try await TokenAuthority.load(repository: authRepository)
+        let rules = AuthorizationRules(routes: routes)
+        if let saved = try await authRepository.savedRules() {
+            // Rules saved for routes that no longer exist are dropped rather than refusing to start.
+            let known = Set(routes.map { "\($0.method) \($0.path)" })
+            rules.replace(with: saved.filter { known.contains("\($0.method) \($0.path)") })
+        }
+
+        let deviceRepository: any DeviceRepository
+        let readings: any ReadingRepository
+        switch database.dialect {
+        case .sqlite:
+            deviceRepository = SQLiteDeviceRepository(database: database)
+            readings = SQLiteReadingRepository(database: database)
+        case .postgres:
+            deviceRepository = PostgresDeviceRepository(database: database)
+            readings = PostgresReadingRepository(database: database)
+        }
+        let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
+                                   tokenLifetime: configuration.userTokenLifetime)
+        if let email = configuration.adminEmail, let password = configuration.adminPassword,
+           let admin = try await users.ensureAdmin(email: email, password: password) {
+            logger.notice("created the first admin", metadata: ["email": "\(admin.email)"])
+        }
+        return Platform(
+            configuration: configuration, database: database, authority: authority, rules: rules, users: users,
+            apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
+            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings)),
+            deviceRepository: deviceRepository,
+            history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
+            readings: readings, logger: logger
+        )
+    }
+
+    public func router() -> Router<CMCRequestContext> {
+        _ = PlatformMetrics.registry
+        let router = Router(context: CMCRequestContext.self)
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthorizationMiddleware(authority: authority, rules: rules))
+        SystemRoutes(database: database).addRoutes(to: router)
+        AuthController(authority: authority, rules: rules).addRoutes(to: router.group("auth"))
+        users.addRoutes(to: router.group("users"))
+        apps.addRoutes(to: router.group("apps"))
+        devices.addRoutes(to: router.group("devices"))
+        history.addRoutes(to: router.group("history"))
+        return router
+    }
+
+    /// The HTTP server. The caller keeps `database.run()` going beside it (see `Platform.serve`).
+    public func application() -> some ApplicationProtocol {
+        var logger = self.logger
+        logger.logLevel = configuration.logLevel
+        return Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc"),
+            logger: logger
+        )
+    }
+}
+
+extension Platform {
+    /// Opens the database, runs it beside the prepared platform's server until SIGINT/SIGTERM.
+    public static func serve(configuration: PlatformConfiguration, logger: Logger,
+                             onServerRunning: @escaping @Sendable (Platform) async -> Void = { _ in }) async throws {
+        let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await database.run() }
+            let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
+            await onServerRunning(platform)
+            try await platform.application().runService()
+            group.cancelAll()
+        }
+        try await database.close()
+    }
+}

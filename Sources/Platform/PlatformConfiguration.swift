@@ -1,0 +1,47 @@
+import CMCCore
+import Foundation
+import Logging
+
+/// Settings read from `CMC_*` environment variables, with defaults for a single-machine platform.
+public struct PlatformConfiguration: Sendable {
+    public var databaseURL = "sqlite:./data/cmc.sqlite"
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var adminEmail: String?
+    public var adminPassword: String?
+    public var bcryptCost: UInt8 = 12
+    public var userTokenLifetime: Duration = .seconds(86400)
+    public var appTokenLifetime: Duration = .seconds(86400)
+    public var logLevel: Logger.Level = .info
+    public var migrationsDirectory: URL?
+
+    public init() {}
+
+    public init(environment: [String: String]) throws {
+        func int(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let raw = environment[name] else { return nil }
+            guard let value = Int(raw), range.contains(value) else {
+                throw ConfigurationError("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(raw)'")
+            }
+            return value
+        }
+        if let url = environment["CMC_DATABASE_URL"], !url.isEmpty { databaseURL = url }
+        if let host = environment["CMC_HOST"], !host.isEmpty { self.host = host }
+        if let port = try int("CMC_PORT", 0...65535) { self.port = port }
+        adminEmail = environment["CMC_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 }
+        adminPassword = environment["CMC_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        if let cost = try int("CMC_BCRYPT_COST", 4...31) { bcryptCost = UInt8(cost) }
+        if let seconds = try int("CMC_USER_TOKEN_SECONDS", 60...31_536_000) { userTokenLifetime = .seconds(seconds) }
+        if let seconds = try int("CMC_APP_TOKEN_SECONDS", 60...31_536_000) { appTokenLifetime = .seconds(seconds) }
+        if let level = environment["CMC_LOG_LEVEL"] {
+            guard let parsed = Logger.Level(rawValue: level) else { throw ConfigurationError("CMC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical") }
+            logLevel = parsed
+        }
+        if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

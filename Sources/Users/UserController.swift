@@ -1,0 +1,210 @@
+import Auth
+import CMCCore
+import Foundation
+import Hummingbird
+
+/// `/users`: sign-up, sign-in, the caller's own account, and account management for admins.
+public struct UserController: Sendable {
+    let repository: any UserRepository
+    let hasher: PasswordHasher
+    let authority: TokenAuthority
+    let throttle: SigninThrottle
+    let tokenLifetime: Duration
+
+    public init(database: any Database, hasher: PasswordHasher, authority: TokenAuthority,
+                throttle: SigninThrottle = .init(), tokenLifetime: Duration = .seconds(86400)) {
+        self.repository = SQLUserRepository(database: database)
+        self.hasher = hasher
+        self.authority = authority
+        self.throttle = throttle
+        self.tokenLifetime = tokenLifetime
+    }
+
+    public static let routes: [Route] = [
+        Route("POST", "/users", allow: Audience.everyone),
+        Route("POST", "/users/signin", allow: Audience.everyone),
+        Route("GET", "/users/me", allow: [.user]),
+        Route("GET", "/users", allow: Audience.admins),
+        Route("GET", "/users/{id}", allow: Audience.people),
+        Route("PATCH", "/users/{id}", allow: Audience.people),
+        Route("DELETE", "/users/{id}", allow: Audience.people),
+    ]
+
+    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
+        group.post(use: signUp)
+        group.post("signin", use: signIn)
+        group.get("me", use: me)
+        group.get(use: list)
+        group.get("{id}", use: get)
+        group.patch("{id}", use: update)
+        group.delete("{id}", use: delete)
+    }
+
+    // MARK: Bodies
+
+    struct SignUp: Decodable {
+        let email: String
+        let password: String
+        let name: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case email, password, name }
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            email = try c.decode(String.self, forKey: .email)
+            password = try c.decode(String.self, forKey: .password)
+            name = try c.decode(String.self, forKey: .name)
+        }
+    }
+
+    struct SignIn: Decodable {
+        let email: String
+        let password: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case email, password }
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            email = try c.decode(String.self, forKey: .email)
+            password = try c.decode(String.self, forKey: .password)
+        }
+    }
+
+    struct Patch: Decodable {
+        let email: String?
+        let password: String?
+        let name: String?
+        let role: Role?
+        enum CodingKeys: String, CodingKey, CaseIterable { case email, password, name, role }
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            email = try c.decodeIfPresent(String.self, forKey: .email)
+            password = try c.decodeIfPresent(String.self, forKey: .password)
+            name = try c.decodeIfPresent(String.self, forKey: .name)
+            if let raw = try c.decodeIfPresent(String.self, forKey: .role) {
+                guard let role = Role(rawValue: raw) else {
+                    throw APIError.invalid("role", "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                self.role = role
+            } else {
+                role = nil
+            }
+        }
+    }
+
+    struct Page: Encodable, Sendable {
+        let users: [User]
+        let nextCursor: String?
+    }
+
+    // MARK: Handlers
+
+    @Sendable func signUp(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<User> {
+        let body = try await request.decodeJSON(as: SignUp.self)
+        let user = try await create(email: body.email, password: body.password, name: body.name, role: .citizen)
+        return JSONResponse(user, status: .created)
+    }
+
+    /// Creates an account; used by sign-up, by `cmc admin create` and for the first admin.
+    public func create(email: String, password: String, name: String, role: Role) async throws -> User {
+        let email = try Email.normalize(email)
+        try Password.validate(password)
+        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(name.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
+        let now = Timestamp.now()
+        let user = User(id: UUID().uuidString.lowercased(), email: email, name: name, role: role, createdAt: now, updatedAt: now)
+        try await repository.insert(StoredUser(user: user, passwordHash: try await hasher.hash(password), failedSignins: 0, lockedUntil: now))
+        return user
+    }
+
+    /// Creates the admin named by `CMC_ADMIN_EMAIL` unless that account exists already.
+    public func ensureAdmin(email: String, password: String) async throws -> User? {
+        if try await repository.find(email: try Email.normalize(email)) != nil { return nil }
+        return try await create(email: email, password: password, name: "Administrator", role: .admin)
+    }
+
+    @Sendable func signIn(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<TokenAuthority.IssuedToken> {
+        let body = try await request.decodeJSON(as: SignIn.self)
+        let denied = APIError.unauthorized("email or password is wrong")
+        guard let email = try? Email.normalize(body.email), let stored = try await repository.find(email: email) else {
+            // Same cost as a real check, so timing does not reveal which emails exist.
+            _ = try await hasher.hash(body.password)
+            throw denied
+        }
+        let now = Timestamp.now()
+        if stored.lockedUntil > now {
+            let seconds = max(1, (stored.lockedUntil.microseconds - now.microseconds) / 1_000_000)
+            throw APIError(.tooManyRequests, code: "account_locked",
+                           message: "too many failed sign-ins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
+        }
+        guard try await hasher.verify(body.password, hash: stored.passwordHash) else {
+            let failures = stored.failedSignins + 1
+            try await repository.recordSignin(id: stored.user.id, failedSignins: failures, lockedUntil: throttle.lockedUntil(afterFailures: failures, now: now))
+            throw denied
+        }
+        if stored.failedSignins > 0 { try await repository.recordSignin(id: stored.user.id, failedSignins: 0, lockedUntil: now) }
+        let token = try await authority.issue(kind: .user, subject: stored.user.id, role: stored.user.role, lifetime: tokenLifetime)
+        return JSONResponse(token)
+    }
+
+    @Sendable func me(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<User> {
+        let caller = try context.requirePrincipal()
+        guard let stored = try await repository.find(id: caller.subject) else { throw APIError.notFound("this account no longer exists") }
+        return JSONResponse(stored.user)
+    }
+
+    @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
+        let query = try QueryParameters(request, allowed: ["limit", "cursor"])
+        let limit = try query.int("limit", range: 1...1000) ?? 100
+        let users = try await repository.list(limit: limit, after: try query.string("cursor").map { try Cursor.decode($0, field: "cursor") })
+        return JSONResponse(Page(users: users, nextCursor: users.count == limit ? users.last.map { Cursor.encode($0.id) } : nil))
+    }
+
+    /// A user sees and changes their own account; admins and services see every account.
+    func authorizedUser(_ id: String, _ context: CMCRequestContext) async throws -> StoredUser {
+        let caller = try context.requirePrincipal()
+        guard caller.isPrivileged || (caller.kind == .user && caller.subject == id) else {
+            throw APIError.notFound("no user \(id)")
+        }
+        guard let stored = try await repository.find(id: id) else { throw APIError.notFound("no user \(id)") }
+        return stored
+    }
+
+    @Sendable func get(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<User> {
+        JSONResponse(try await authorizedUser(try context.parameters.require("id"), context).user)
+    }
+
+    @Sendable func update(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<User> {
+        var stored = try await authorizedUser(try context.parameters.require("id"), context)
+        let caller = try context.requirePrincipal()
+        let patch = try await request.decodeJSON(as: Patch.self)
+        if let email = patch.email { stored.user.email = try Email.normalize(email) }
+        if let name = patch.name {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard (1...200).contains(trimmed.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
+            stored.user.name = trimmed
+        }
+        if let password = patch.password {
+            try Password.validate(password)
+            stored.passwordHash = try await hasher.hash(password)
+        }
+        if let role = patch.role, role != stored.user.role {
+            guard caller.isPrivileged else { throw APIError.forbidden("only an admin may change a role") }
+            if stored.user.role == .admin, try await repository.countAdmins() <= 1 {
+                throw APIError.conflict("the last admin cannot lose the admin role")
+            }
+            stored.user.role = role
+        }
+        stored.user.updatedAt = .now()
+        try await repository.update(stored)
+        return JSONResponse(stored.user)
+    }
+
+    @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
+        let stored = try await authorizedUser(try context.parameters.require("id"), context)
+        if stored.user.role == .admin, try await repository.countAdmins() <= 1 {
+            throw APIError.conflict("the last admin cannot be deleted")
+        }
+        _ = try await repository.delete(id: stored.user.id)
+        return .noContent
+    }
+}

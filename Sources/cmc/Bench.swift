@@ -1,0 +1,137 @@
+import ArgumentParser
+import Auth
+import CMCCore
+import Devices
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOEmbedded
+import Platform
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks that print figures.", subcommands: [GeoBench.self])
+}
+
+/// Registers the CMC evaluation's device set and times "devices of a category near a point",
+/// through the index and through a plain scan of the same rows, in the same run.
+struct GeoBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "geo", abstract: "Time geo queries over the CMC evaluation's device set.")
+
+    @Option(help: "Devices to register (a multiple of 440 is the CMC mix).") var devices = 440_000
+    @Option(help: "Indexed queries to time.") var queries = 2000
+    @Option(help: "Full-scan queries to time (they are slow).") var scans = 40
+    @Option(help: "Database URL; a fresh SQLite file when omitted.") var database: String?
+
+    func run() async throws {
+        var url = database
+        var scratch: URL?
+        if url == nil {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-bench-\(UUID().uuidString)")
+            scratch = directory
+            url = "sqlite:\(directory.path)/bench.sqlite"
+        }
+        defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+        let environment = try Environment(databaseURL: url)
+        let options = self
+        try await environment.withPlatform { platform in
+            try await options.measure(platform)
+        }
+    }
+
+    func measure(_ platform: Platform) async throws {
+        let multiplier = max(1, devices / BenchmarkCity.devicesPerUnit)
+        var city = BenchmarkCity()
+        let all = city.devices(multiplier: multiplier, owner: "bench")
+        print("backend \(platform.database.dialect.rawValue): registering \(all.count) devices...")
+        let insertStart = ContinuousClock.now
+        for chunk in stride(from: 0, to: all.count, by: 20_000) {
+            try await platform.deviceRepository.insert(contentsOf: Array(all[chunk..<min(chunk + 20_000, all.count)]))
+        }
+        let insertSeconds = (ContinuousClock.now - insertStart).seconds
+        print(String(format: "registered in %.1f s (%.0f devices/s)", insertSeconds, Double(all.count) / insertSeconds))
+
+        // The searches of the CMC user pattern: each category with its radius from Algorithm 1.
+        var searches: [(String, GeoPoint, Double)] = []
+        for index in 0..<max(queries, scans) {
+            let (category, _, radius) = BenchmarkCity.unit[index % BenchmarkCity.unit.count]
+            searches.append((category, city.point(), radius))
+        }
+
+        var indexed: [Double] = []
+        var found = 0
+        for (category, point, radius) in searches.prefix(queries) {
+            let start = ContinuousClock.now
+            let result = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: 1000))
+            indexed.append((ContinuousClock.now - start).seconds)
+            found += result.count
+        }
+
+        var scanned: [Double] = []
+        var mismatches = 0
+        for (category, point, radius) in searches.prefix(scans) {
+            let start = ContinuousClock.now
+            let scan = try await platform.deviceRepository.scanNear(category: category, point: point, radius: radius)
+            scanned.append((ContinuousClock.now - start).seconds)
+            let viaIndex = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: 1000))
+            if Set(scan.map(\.id)) != Set(viaIndex.map(\.id)) { mismatches += 1 }
+        }
+
+        // The whole route, router and JSON included, without the network.
+        let token = try await platform.authority.issue(kind: .microservice, subject: "bench", lifetime: .seconds(3600))
+        let responder = platform.router().buildResponder()
+        let channel = EmbeddedChannel()
+        var routed: [Double] = []
+        for (category, point, radius) in searches.prefix(queries) {
+            let request = Request(
+                head: .init(method: .get, scheme: "http", authority: "localhost",
+                            path: "/devices?category=\(category)&near=\(point.lat),\(point.lon)&radius=\(Int(radius))&limit=1000",
+                            headerFields: [.authorization: "Bearer \(token.token)"]),
+                body: .init(buffer: ByteBuffer())
+            )
+            let start = ContinuousClock.now
+            let response = try await responder.respond(to: request, context: CMCRequestContext(source: .init(channel: channel, logger: environmentLogger)))
+            try await response.body.write(DiscardingWriter())
+            routed.append((ContinuousClock.now - start).seconds)
+            guard response.status == .ok else { throw ValidationError("GET /devices answered \(response.status)") }
+        }
+
+        let table = [
+            ("index: repository", indexed), ("index: GET /devices route", routed), ("full scan (baseline)", scanned),
+        ]
+        print("")
+        print("query                         count   median ms   p95 ms   p99 ms   mean ms")
+        for (name, samples) in table {
+            let s = Summary(samples)
+            print(String(format: "%-28@ %6d %11.3f %8.3f %8.3f %9.3f", name as NSString, samples.count, s.median * 1000, s.p95 * 1000, s.p99 * 1000, s.mean * 1000))
+        }
+        let ratio = Summary(scanned).median / Summary(indexed).median
+        print(String(format: "\nindexed median is %.0fx faster than the full scan; mean %.1f devices per answer; %d/%d answers differ from the scan",
+                     ratio, Double(found) / Double(max(1, indexed.count)), mismatches, scanned.count))
+    }
+
+    var environmentLogger: Logger { Logger(label: "cmc.bench") }
+}
+
+struct DiscardingWriter: ResponseBodyWriter {
+    var bytes = 0
+    mutating func write(_ buffer: ByteBuffer) async throws { bytes += buffer.readableBytes }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+struct Summary {
+    let median, p95, p99, mean: Double
+    init(_ samples: [Double]) {
+        let sorted = samples.sorted()
+        func at(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        median = at(0.5)
+        p95 = at(0.95)
+        p99 = at(0.99)
+        mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+import Logging

@@ -1,0 +1,102 @@
+import Auth
+import CMCCore
+import CMCTesting
+import Foundation
+import History
+import Platform
+import Testing
+
+@Suite("History service")
+struct HistoryTests {
+    /// Registers a device and writes `values` of `field` at 10:00, 10:01, ... on 2026-03-01.
+    static func seed(_ t: TestPlatform, device: String = "sensor-1", field: String = "t", values: [Any]) async throws -> String {
+        let user = try await t.user("owner")
+        try await t.client.json(.post, "/devices", token: user.token, body: ["id": device, "category": "weather", "connector": "http"], expect: .created)
+        let readings = values.enumerated().map { index, value in
+            ["ts": "2026-03-01T10:\(index < 10 ? "0" : "")\(index):00Z", "values": [field: value]] as [String: Any]
+        }
+        try await t.client.json(.post, "/devices/\(device)/data", token: user.token, body: readings, expect: .created)
+        return user.token
+    }
+
+    @Test("history pages in time order with a cursor and honours from/to", arguments: TestBackend.all)
+    func paging(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let token = try await Self.seed(t, values: Array(0..<25))
+            var seen: [Double] = []
+            var cursor: String?
+            repeat {
+                let page = try await t.client.json(.get, "/history?device=sensor-1&limit=10" + (cursor.map { "&cursor=\($0)" } ?? ""), token: token)
+                seen += (page["readings"] as! [[String: Any]]).map { ($0["values"] as! [String: Any])["t"] as! Double }
+                cursor = page["nextCursor"] as? String
+            } while cursor != nil
+            #expect(seen == (0..<25).map(Double.init))
+
+            let window = try await t.client.json(.get, "/history?device=sensor-1&from=2026-03-01T10:05:00Z&to=2026-03-01T10:08:00Z", token: token)
+            #expect((window["readings"] as! [[String: Any]]).map { ($0["values"] as! [String: Any])["t"] as! Double } == [5, 6, 7])
+            let byCategory = try await t.client.json(.get, "/history?category=weather&connector=http&limit=100", token: token)
+            #expect((byCategory["readings"] as! [Any]).count == 25)
+            let none = try await t.client.json(.get, "/history?category=parking", token: token)
+            #expect((none["readings"] as! [Any]).isEmpty)
+
+            let backwards = try await t.client.send(.get, "/history?device=sensor-1&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", token: token)
+            #expect(backwards.status == .badRequest)
+            #expect(backwards.errorMessage?.hasPrefix("from") == true)
+            #expect(try await t.client.send(.get, "/history?from=noon", token: token).status == .badRequest)
+        }
+    }
+
+    @Test("aggregates per bucket match the readings, ignoring values that are not numbers", arguments: TestBackend.all)
+    func aggregates(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            // Minutes 0-4 and 5-9 fall in two 5-minute buckets; "n/a" is skipped.
+            let token = try await Self.seed(t, values: [1, 2, 3, 4, 10, 5, 7, "n/a", 9, 11])
+            let expected: [String: [Double]] = [
+                "avg": [4, 8], "min": [1, 5], "max": [10, 11], "sum": [20, 32], "count": [5, 4], "median": [3, 8],
+            ]
+            for (fn, values) in expected {
+                let reply = try await t.client.json(.get, "/history/sensor-1/aggregate?field=t&fn=\(fn)&bucket=5m&from=2026-03-01T10:00:00Z&to=2026-03-01T11:00:00Z", token: token)
+                let buckets = reply["buckets"] as! [[String: Any]]
+                #expect(buckets.map { $0["value"] as? Double } == values.map { Optional($0) }, "\(fn)")
+                #expect(buckets.map { $0["start"] as? String } == ["2026-03-01T10:00:00.000000Z", "2026-03-01T10:05:00.000000Z"])
+            }
+            for (query, field) in [("fn=mode&field=t", "fn"), ("field=t&bucket=5x", "bucket"), ("fn=avg", "field"),
+                                   ("field=t&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", "from")] {
+                let reply = try await t.client.send(.get, "/history/sensor-1/aggregate?\(query)", token: token)
+                #expect(reply.status == .badRequest, "\(query)")
+                #expect(reply.errorMessage?.hasPrefix(field) == true, "\(query): \(reply.text)")
+            }
+        }
+    }
+
+    @Test("the latest reading survives a device going silent and late old readings", arguments: TestBackend.all)
+    func latest(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let token = try await Self.seed(t, values: [1, 2, 3])
+            try await t.client.json(.post, "/devices/sensor-1/data", token: token, body: ["ts": "2025-12-31T23:59:00Z", "values": ["t": -1]], expect: .created)
+            let latest = try await t.client.json(.get, "/history/sensor-1/latest", token: token)
+            #expect(latest["ts"] as? String == "2026-03-01T10:02:00.000000Z")
+            #expect((latest["values"] as? [String: Any])?["t"] as? Double == 3)
+            // Readings from different months (PostgreSQL partitions) come back in one query.
+            let all = try await t.client.json(.get, "/history?device=sensor-1", token: token)
+            #expect((all["readings"] as! [[String: Any]]).map { ($0["values"] as! [String: Any])["t"] as! Double } == [-1, 1, 2, 3])
+        }
+    }
+
+    @Test("an acknowledged reading is on disk: a separate connection reads it", arguments: TestBackend.all)
+    func durable(backend: TestBackend) async throws {
+        try await backend.withDatabase { database in
+            let token = try await TestPlatform.run(database: database) { t in try await Self.seed(t, values: [42]) }
+            if let sqlite = database as? SQLiteDatabase {
+                let other = try await SQLiteDatabase.open(path: sqlite.path, readers: 1, logger: TestBackend.logger)
+                let rows = try await other.query("SELECT payload FROM readings WHERE device_id = $1", .text("sensor-1"))
+                #expect(rows.count == 1)
+                try await other.close()
+            }
+            try await TestPlatform.run(database: database) { t in
+                let latest = try await t.client.json(.get, "/history/sensor-1/latest", token: token)
+                #expect((latest["values"] as? [String: Any])?["t"] as? Double == 42)
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import CMCCore
+import CMCTesting
+import Foundation
+import Platform
+import Testing
+
+@Suite("Platform")
+struct PlatformTests {
+    @Test("health, JSON 404s and oversize bodies", arguments: TestBackend.all)
+    func basics(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let health = try await t.client.json(.get, "/health")
+            #expect(health["status"] as? String == "ok")
+            #expect(health["database"] as? String == backend.rawValue)
+
+            let missing = try await t.client.send(.get, "/no/such/route")
+            #expect(missing.status == .notFound)
+            #expect(missing.errorCode == "not_found")
+
+            let huge = String(repeating: "x", count: 2 << 20)
+            let tooLarge = try await t.client.send(.post, "/users", body: ["email": "a@b.org", "password": huge, "name": "big"])
+            #expect(tooLarge.status == .contentTooLarge)
+            #expect(tooLarge.errorCode == "body_too_large")
+        }
+    }
+
+    @Test("metrics count requests per route and time storage", arguments: TestBackend.all)
+    func metrics(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            _ = try await t.client.send(.get, "/devices", token: t.adminToken)
+            let reply = try await t.client.send(.get, "/metrics")
+            #expect(reply.status == .ok)
+            #expect(reply.text.contains("http_route=\"/devices\""))
+            #expect(reply.text.contains("cmc_storage_query"))
+            #expect(reply.text.contains("backend=\"\(backend.rawValue)\""))
+        }
+    }
+
+    @Test("migrations are recorded once and a second start applies none", arguments: TestBackend.all)
+    func migrations(backend: TestBackend) async throws {
+        try await backend.withDatabase { database in
+            let migrations = try Migrations(directory: TestBackend.migrationsDirectory, dialect: database.dialect)
+            let first = try await migrations.apply(to: database, logger: TestBackend.logger)
+            #expect(first == migrations.files.map(\.version))
+            let second = try await migrations.apply(to: database, logger: TestBackend.logger)
+            #expect(second.isEmpty)
+            let rows = try await database.query("SELECT version FROM schema_migrations ORDER BY version")
+            #expect(try rows.map { try $0.int("version") } == migrations.files.map { Int64($0.version) })
+        }
+    }
+
+    @Test("both backends carry the same migrations")
+    func sameMigrations() throws {
+        let sqlite = try Migrations(directory: TestBackend.migrationsDirectory, dialect: .sqlite).files.map(\.name)
+        let postgres = try Migrations(directory: TestBackend.migrationsDirectory, dialect: .postgres).files.map(\.name)
+        #expect(sqlite == postgres)
+    }
+
+    @Test("timestamps parse RFC 3339 with offsets and print UTC microseconds")
+    func timestamps() throws {
+        #expect(Timestamp(parsing: "2026-01-31T12:00:00Z")?.microseconds == 1_769_860_800_000_000)
+        #expect(Timestamp(parsing: "2026-01-31T13:00:00.5+01:00")?.microseconds == 1_769_860_800_500_000)
+        #expect(Timestamp(parsing: "1969-12-31T23:59:59.999999Z")?.microseconds == -1)
+        #expect(Timestamp(microseconds: -1).description == "1969-12-31T23:59:59.999999Z")
+        #expect(Timestamp(parsing: "2026-02-30T00:00:00Z") == nil)
+        #expect(Timestamp(parsing: "2026-01-31 12:00") == nil)
+        #expect(Timestamp(parsing: "1769860800")?.microseconds == 1_769_860_800_000_000)
+        let now = Timestamp.now()
+        #expect(Timestamp(parsing: now.description) == now)
+    }
+
+    @Test("SQL scripts split on statement ends, keeping dollar-quoted bodies whole")
+    func scripts() {
+        let script = """
+            -- comment
+            CREATE TABLE a (x INT);
+            CREATE FUNCTION f() RETURNS int AS $$
+            BEGIN
+                RETURN 1;
+            END;
+            $$ LANGUAGE plpgsql;
+            INSERT INTO a VALUES (1);
+            """
+        let statements = SQLScript.statements(in: script)
+        #expect(statements.count == 3)
+        #expect(statements[1].hasSuffix("LANGUAGE plpgsql;"))
+    }
+}

@@ -1,0 +1,103 @@
+import Auth
+import CMCCore
+import CMCTesting
+import Foundation
+import Testing
+
+@Suite("User service")
+struct UserTests {
+    @Test("sign-up makes a citizen who signs in and reads their account", arguments: TestBackend.all)
+    func signUpAndIn(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let created = try await t.client.json(.post, "/users", body: ["email": "Ana@Example.org", "password": "s3cret-pass", "name": "Ana"], expect: .created)
+            #expect(created["role"] as? String == "citizen")
+            #expect(created["email"] as? String == "ana@example.org")
+            #expect(created["passwordHash"] == nil && created["password"] == nil)
+
+            let signin = try await t.client.json(.post, "/users/signin", body: ["email": "ana@example.org", "password": "s3cret-pass"])
+            let token = try #require(signin["token"] as? String)
+            #expect(Timestamp(parsing: signin["expiresAt"] as? String ?? "")! > .now())
+            let me = try await t.client.json(.get, "/users/me", token: token)
+            #expect(me["id"] as? String == created["id"] as? String)
+
+            let duplicate = try await t.client.send(.post, "/users", body: ["email": "ana@example.org", "password": "another-pass", "name": "Ana 2"])
+            #expect(duplicate.status == .conflict)
+        }
+    }
+
+    @Test("bad sign-up bodies name the field at fault", arguments: TestBackend.all)
+    func validation(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let cases: [(Any, String)] = [
+                (["email": "not-an-email", "password": "long-enough", "name": "X"], "email"),
+                (["email": "x@example.org", "password": "short", "name": "X"], "password"),
+                (["email": "x@example.org", "password": "long-enough"], "name"),
+                (["email": "x@example.org", "password": "long-enough", "name": "X", "role": "admin"], "role"),
+                (["email": 42, "password": "long-enough", "name": "X"], "email"),
+            ]
+            for (body, field) in cases {
+                let reply = try await t.client.send(.post, "/users", body: body)
+                #expect(reply.status == .badRequest, "\(body)")
+                #expect(reply.errorMessage?.hasPrefix(field) == true, "\(reply.text)")
+            }
+            let malformed = try await t.client.send(.post, "/users", body: "{\"email\": ")
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.errorCode == "malformed_json")
+        }
+    }
+
+    @Test("repeated wrong passwords lock the account for a while", arguments: TestBackend.all)
+    func lockout(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            try await t.client.json(.post, "/users", body: ["email": "eva@example.org", "password": "right-password", "name": "Eva"], expect: .created)
+            for _ in 0..<5 {
+                let wrong = try await t.client.send(.post, "/users/signin", body: ["email": "eva@example.org", "password": "wrong-password"])
+                #expect(wrong.status == .unauthorized)
+            }
+            let locked = try await t.client.send(.post, "/users/signin", body: ["email": "eva@example.org", "password": "right-password"])
+            #expect(locked.status == .tooManyRequests)
+            #expect(locked.errorCode == "account_locked")
+            #expect(Int(locked.headers[.retryAfter] ?? "") ?? 0 > 0)
+            // Other accounts are unaffected.
+            let other = try await t.user("frank")
+            #expect(!other.token.isEmpty)
+            // An unknown email gets the same answer as a wrong password.
+            let unknown = try await t.client.send(.post, "/users/signin", body: ["email": "nobody@example.org", "password": "whatever-pass"])
+            #expect(unknown.status == .unauthorized)
+        }
+    }
+
+    @Test("only admins list users, change roles and reach other accounts", arguments: TestBackend.all)
+    func adminOnly(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let ana = try await t.user("ana")
+            let bob = try await t.user("bob")
+            #expect(try await t.client.send(.get, "/users", token: ana.token).status == .forbidden)
+            let list = try await t.client.json(.get, "/users", token: t.adminToken)
+            #expect((list["users"] as? [[String: Any]])?.count == 3)
+
+            #expect(try await t.client.send(.get, "/users/\(bob.id)", token: ana.token).status == .notFound)
+            #expect(try await t.client.send(.patch, "/users/\(bob.id)", token: ana.token, body: ["name": "Mallory"]).status == .notFound)
+            #expect(try await t.client.send(.patch, "/users/\(ana.id)", token: ana.token, body: ["role": "admin"]).status == .forbidden)
+            let renamed = try await t.client.json(.patch, "/users/\(ana.id)", token: ana.token, body: ["name": "Ana Maria"])
+            #expect(renamed["name"] as? String == "Ana Maria")
+
+            let promoted = try await t.client.json(.patch, "/users/\(bob.id)", token: t.adminToken, body: ["role": "operator"])
+            #expect(promoted["role"] as? String == "operator")
+            #expect(try await t.client.send(.patch, "/users/\(bob.id)", token: t.adminToken, body: ["role": "mayor"]).status == .badRequest)
+
+            try await t.client.json(.delete, "/users/\(ana.id)", token: ana.token, expect: .noContent)
+            #expect(try await t.client.send(.get, "/users/\(ana.id)", token: t.adminToken).status == .notFound)
+        }
+    }
+
+    @Test("the last admin can neither be demoted nor deleted", arguments: TestBackend.all)
+    func lastAdmin(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let me = try await t.client.json(.get, "/users/me", token: t.adminToken)
+            let id = try #require(me["id"] as? String)
+            #expect(try await t.client.send(.patch, "/users/\(id)", token: t.adminToken, body: ["role": "citizen"]).status == .conflict)
+            #expect(try await t.client.send(.delete, "/users/\(id)", token: t.adminToken).status == .conflict)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+-- Devices: the registry, with an R*Tree over (category code, lat, lon) for "near" queries.
+CREATE TABLE devices (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    owner_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    nickname TEXT,
+    is_public INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    lat REAL,
+    lon REAL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX devices_category ON devices (category, id);
+CREATE INDEX devices_connector ON devices (connector, id);
+CREATE INDEX devices_owner ON devices (owner_id, id);
+
+-- Category is an R*Tree dimension so "parking near here" never scans other categories' points.
+CREATE TABLE device_categories (
+    code INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
+CREATE VIRTUAL TABLE device_locations USING rtree(rid, min_category, max_category, min_lat, max_lat, min_lon, max_lon);
