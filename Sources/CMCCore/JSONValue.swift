@@ -52,6 +52,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
     }
 
     public static func decodeObject(_ text: String) -> [String: JSONValue] {
-        (try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))) ?? [:]
+        if text == "{}" { return [:] }
+        return (try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))) ?? [:]
     }
 }

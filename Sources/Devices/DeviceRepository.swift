@@ -66,8 +66,21 @@ extension SQLDeviceRepository {
     }
 
     public func scanNear(category: String, point: GeoPoint, radius: Double) async throws -> [Device] {
-        let rows = try await database.query("SELECT \(Self.columns) FROM devices WHERE category = $1 AND lat IS NOT NULL", .text(category))
-        return try Self.nearest(rows.map(Self.decode), to: point, radius: radius, after: nil, limit: .max)
+        // Every row, no index: what a registry without a spatial index has to do.
+        var matches: [(id: String, distance: Double)] = []
+        for row in try await database.query("SELECT id, category, lat, lon FROM devices") {
+            guard row.optionalString("category") == category, let lat = row.optionalDouble("lat"), let lon = row.optionalDouble("lon") else { continue }
+            let distance = point.distance(to: try GeoPoint(lat: lat, lon: lon))
+            if distance <= radius { matches.append((try row.string("id"), distance)) }
+        }
+        matches.sort { ($0.distance, $0.id) < ($1.distance, $1.id) }
+        var devices: [Device] = []
+        for match in matches {
+            guard var device = try await find(id: match.id) else { continue }
+            device.distance = match.distance
+            devices.append(device)
+        }
+        return devices
     }
 
     /// Filters other than position, shared by both backends' list queries.

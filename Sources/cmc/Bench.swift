@@ -19,7 +19,7 @@ struct GeoBench: AsyncParsableCommand {
 
     @Option(help: "Devices to register (a multiple of 440 is the CMC mix).") var devices = 440_000
     @Option(help: "Indexed queries to time.") var queries = 2000
-    @Option(help: "Full-scan queries to time (they are slow).") var scans = 40
+    @Option(help: "Full-scan queries to time (they are slow).") var scans = 20
     @Option(help: "Database URL; a fresh SQLite file when omitted.") var database: String?
 
     func run() async throws {
@@ -42,13 +42,20 @@ struct GeoBench: AsyncParsableCommand {
         let multiplier = max(1, devices / BenchmarkCity.devicesPerUnit)
         var city = BenchmarkCity()
         let all = city.devices(multiplier: multiplier, owner: "bench")
-        print("backend \(platform.database.dialect.rawValue): registering \(all.count) devices...")
-        let insertStart = ContinuousClock.now
-        for chunk in stride(from: 0, to: all.count, by: 20_000) {
-            try await platform.deviceRepository.insert(contentsOf: Array(all[chunk..<min(chunk + 20_000, all.count)]))
+        let existing = try await platform.database.query("SELECT COUNT(*) AS n FROM devices").first?.int("n") ?? 0
+        if existing == Int64(all.count) {
+            print("backend \(platform.database.dialect.rawValue): reusing the \(all.count) devices already registered")
+        } else {
+            guard existing == 0 else { throw ValidationError("the database holds \(existing) devices; give an empty one or one made by this benchmark") }
+            print("backend \(platform.database.dialect.rawValue): registering \(all.count) devices...")
+            fflush(nil)
+            let insertStart = ContinuousClock.now
+            for chunk in stride(from: 0, to: all.count, by: 20_000) {
+                try await platform.deviceRepository.insert(contentsOf: Array(all[chunk..<min(chunk + 20_000, all.count)]))
+            }
+            let insertSeconds = (ContinuousClock.now - insertStart).seconds
+            print(String(format: "registered in %.1f s (%.0f devices/s)", insertSeconds, Double(all.count) / insertSeconds))
         }
-        let insertSeconds = (ContinuousClock.now - insertStart).seconds
-        print(String(format: "registered in %.1f s (%.0f devices/s)", insertSeconds, Double(all.count) / insertSeconds))
 
         // The searches of the CMC user pattern: each category with its radius from Algorithm 1.
         var searches: [(String, GeoPoint, Double)] = []
@@ -61,7 +68,7 @@ struct GeoBench: AsyncParsableCommand {
         var found = 0
         for (category, point, radius) in searches.prefix(queries) {
             let start = ContinuousClock.now
-            let result = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: 1000))
+            let result = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: 100))
             indexed.append((ContinuousClock.now - start).seconds)
             found += result.count
         }
@@ -72,8 +79,8 @@ struct GeoBench: AsyncParsableCommand {
             let start = ContinuousClock.now
             let scan = try await platform.deviceRepository.scanNear(category: category, point: point, radius: radius)
             scanned.append((ContinuousClock.now - start).seconds)
-            let viaIndex = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: 1000))
-            if Set(scan.map(\.id)) != Set(viaIndex.map(\.id)) { mismatches += 1 }
+            let viaIndex = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: 100))
+            if scan.prefix(100).map(\.id) != viaIndex.map(\.id) { mismatches += 1 }
         }
 
         // The whole route, router and JSON included, without the network.
@@ -84,7 +91,7 @@ struct GeoBench: AsyncParsableCommand {
         for (category, point, radius) in searches.prefix(queries) {
             let request = Request(
                 head: .init(method: .get, scheme: "http", authority: "localhost",
-                            path: "/devices?category=\(category)&near=\(point.lat),\(point.lon)&radius=\(Int(radius))&limit=1000",
+                            path: "/devices?category=\(category)&near=\(point.lat),\(point.lon)&radius=\(Int(radius))&limit=100",
                             headerFields: [.authorization: "Bearer \(token.token)"]),
                 body: .init(buffer: ByteBuffer())
             )
@@ -105,7 +112,7 @@ struct GeoBench: AsyncParsableCommand {
             print(String(format: "%-28@ %6d %11.3f %8.3f %8.3f %9.3f", name as NSString, samples.count, s.median * 1000, s.p95 * 1000, s.p99 * 1000, s.mean * 1000))
         }
         let ratio = Summary(scanned).median / Summary(indexed).median
-        print(String(format: "\nindexed median is %.0fx faster than the full scan; mean %.1f devices per answer; %d/%d answers differ from the scan",
+        print(String(format: "\nindexed median is %.0fx faster than the full scan; mean %.1f devices per answer (limit 100); %d/%d answers differ from the scan",
                      ratio, Double(found) / Double(max(1, indexed.count)), mismatches, scanned.count))
     }
 

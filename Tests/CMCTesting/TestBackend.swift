@@ -28,7 +28,7 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
 
     public static var logger: Logger {
         var logger = Logger(label: "cmc.test")
-        logger.logLevel = .warning
+        logger.logLevel = .error
         return logger
     }
 

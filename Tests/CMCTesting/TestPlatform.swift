@@ -47,7 +47,7 @@ public struct TestPlatform: Sendable {
         let platform = try await Platform.prepare(database: database, configuration: configuration, logger: TestBackend.logger)
         let app = platform.application()
         return try await app.test(.router) { client in
-            let signin = try await client.json(.post, "/users/signin", body: ["email": adminEmail, "password": adminPassword])
+            let signin = try await client.json(.post, "/users/signin", body: ["email": configuration.adminEmail!, "password": configuration.adminPassword!])
             guard let token = signin["token"] as? String else { throw TestFailure("admin sign-in failed: \(signin)") }
             return try await body(TestPlatform(platform: platform, client: client, adminToken: token))
         }

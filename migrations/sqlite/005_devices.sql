@@ -1,4 +1,6 @@
--- Devices: the registry, with an R*Tree over (category code, lat, lon) for "near" queries.
+-- Devices: the registry, with R*Trees over (lat, lon) for "near" queries: one over every device
+-- and one per category (device_locations_c<code>, created with the category), so "parking near
+-- here" never walks other categories' points.
 CREATE TABLE devices (
     rid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -18,10 +20,9 @@ CREATE INDEX devices_category ON devices (category, id);
 CREATE INDEX devices_connector ON devices (connector, id);
 CREATE INDEX devices_owner ON devices (owner_id, id);
 
--- Category is an R*Tree dimension so "parking near here" never scans other categories' points.
 CREATE TABLE device_categories (
     code INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
 );
 
-CREATE VIRTUAL TABLE device_locations USING rtree(rid, min_category, max_category, min_lat, max_lat, min_lon, max_lon);
+CREATE VIRTUAL TABLE device_locations USING rtree(rid, min_lat, max_lat, min_lon, max_lon);

@@ -81,7 +81,7 @@ public final class PostgresDatabase: Database {
 
     static func collect(_ sequence: PostgresRowSequence) async throws -> [SQLRow] {
         var rows: [SQLRow] = []
-        var columns: [String]?
+        var columns: SQLColumns?
         for try await row in sequence {
             var values: [SQLValue] = []
             var names: [String] = []
@@ -89,7 +89,7 @@ public final class PostgresDatabase: Database {
                 if columns == nil { names.append(cell.columnName) }
                 values.append(try value(cell))
             }
-            if columns == nil { columns = names }
+            if columns == nil { columns = SQLColumns(names) }
             rows.append(SQLRow(columns: columns!, values: values))
         }
         return rows

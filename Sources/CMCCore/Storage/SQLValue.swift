@@ -18,18 +18,29 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
     public static func optional(_ value: Int64?) -> SQLValue { value.map { .integer($0) } ?? .null }
 }
 
+/// The column names of one result, shared by all its rows.
+public final class SQLColumns: Sendable {
+    public let names: [String]
+    let index: [String: Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        self.index = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
 /// One result row: columns by name, values converted to `SQLValue`.
 public struct SQLRow: Sendable {
-    public let columns: [String]
+    public let columns: SQLColumns
     public let values: [SQLValue]
 
-    public init(columns: [String], values: [SQLValue]) {
+    public init(columns: SQLColumns, values: [SQLValue]) {
         self.columns = columns
         self.values = values
     }
 
     public subscript(_ name: String) -> SQLValue {
-        guard let index = columns.firstIndex(of: name) else { return .null }
+        guard let index = columns.index[name] else { return .null }
         return values[index]
     }
 

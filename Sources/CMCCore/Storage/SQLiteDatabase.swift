@@ -27,6 +27,9 @@ public final class SQLiteDatabase: Database {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
             _ = try await connection.query("PRAGMA busy_timeout = 10000", [])
             _ = try await connection.query("PRAGMA foreign_keys = ON", [])
+            // Index pages stay in memory (64 MiB a connection) and are read through mmap, not read(2).
+            _ = try await connection.query("PRAGMA cache_size = -65536", [])
+            _ = try await connection.query("PRAGMA mmap_size = 1073741824", [])
             return connection
         }
         let writer = try await connect()
@@ -91,7 +94,7 @@ public final class SQLiteDatabase: Database {
         return try await StorageMetrics.measure(.sqlite, sql) {
             let rows = try await connection.query(statement, data)
             guard let first = rows.first else { return [] }
-            let columns = first.columns.map(\.name)
+            let columns = SQLColumns(first.columns.map(\.name))
             return rows.map { row in SQLRow(columns: columns, values: row.columns.map { Self.value($0.data) }) }
         }
     }

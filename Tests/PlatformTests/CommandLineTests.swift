@@ -1,0 +1,63 @@
+import CMCCore
+import CMCTesting
+import Foundation
+import Platform
+import Testing
+
+/// The `cmc` binary's administrative commands, run as a user would run them.
+@Suite("cmc command line")
+struct CommandLineTests {
+    static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
+
+    static func cmc(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = TestBackend.migrationsDirectory.deletingLastPathComponent()
+        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["CMC_BCRYPT_COST": "4", "CMC_LOG_LEVEL": "error"]) { a, _ in a }) { _, b in b }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("migrate, admin create and token microservice work on a new SQLite file",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    func administration() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = "sqlite:\(directory.path)/cmc.sqlite"
+
+        let migrate = try Self.cmc(["migrate", "--database", url])
+        #expect(migrate.status == 0, "\(migrate.output)")
+        #expect(migrate.output.contains("5 migrations applied"))
+
+        let admin = try Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
+        #expect(admin.status == 0, "\(admin.output)")
+        let again = try Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
+        #expect(again.status != 0, "a second account with the same email is refused")
+
+        let token = try Self.cmc(["token", "microservice", "persistence", "--database", url])
+        #expect(token.status == 0, "\(token.output)")
+        let jwt = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        // The platform on the same file accepts both: the token's signing key was stored.
+        let database = try await SQLiteDatabase.open(path: "\(directory.path)/cmc.sqlite", logger: TestBackend.logger)
+        var configuration = TestPlatform.configuration()
+        configuration.adminEmail = "ops@city.example"
+        configuration.adminPassword = "long-enough-pw"
+        defer { Task { try? await database.close() } }
+        try await TestPlatform.run(database: database, configuration: configuration) { t in
+            let verify = try await t.client.json(.post, "/auth/tokens/verify", token: jwt, body: ["token": jwt])
+            #expect((verify["principal"] as? [String: Any])?["subject"] as? String == "persistence")
+            let me = try await t.client.json(.get, "/users/me", token: t.adminToken)
+            #expect(me["role"] as? String == "admin")
+        }
+
+        let bad = try Self.cmc(["token", "microservice", "no spaces!", "--database", url])
+        #expect(bad.status != 0)
+    }
+}
