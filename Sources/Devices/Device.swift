@@ -67,3 +67,29 @@ enum DeviceField {
         return value
     }
 }
+
+extension Device: JSONWritable {
+    /// The same document as the Codable form (sorted keys), written directly: device lists are the
+    /// platform's largest answers.
+    public func write(to writer: inout JSONWriter) {
+        writer.object { w in
+            w.key("category"); w.string(category)
+            w.key("connector"); w.string(connector)
+            w.key("createdAt"); w.string(createdAt.description)
+            w.member("distance", distance)
+            w.key("id"); w.string(id)
+            if let location {
+                w.key("location")
+                w.object { p in
+                    p.key("lat"); p.number(location.lat)
+                    p.key("lon"); p.number(location.lon)
+                }
+            }
+            w.key("metadata"); w.object(metadata)
+            w.member("nickname", nickname)
+            w.key("ownerID"); w.string(ownerID)
+            w.key("public"); w.bool(self.public)
+            w.key("updatedAt"); w.string(updatedAt.description)
+        }
+    }
+}

@@ -34,9 +34,17 @@ public struct DeviceController: Sendable {
         group.get("{id}/data/latest", use: latest)
     }
 
-    struct Page: Encodable, Sendable {
+    struct Page: Encodable, Sendable, JSONWritable {
         let devices: [Device]
         let nextCursor: String?
+
+        func write(to writer: inout JSONWriter) {
+            writer.object { w in
+                w.key("devices")
+                w.array(devices) { w, device in device.write(to: &w) }
+                w.member("nextCursor", nextCursor)
+            }
+        }
     }
 
     struct WriteResult: Encodable, Sendable {

@@ -46,6 +46,8 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         }
     }
 
+    static let treeColumns = "rid, min_lat, max_lat, min_lon, max_lon, id, lat, lon, connector, owner_id, is_public"
+
     static func tree(_ code: Int64?) -> String { code.map { "device_locations_c\($0)" } ?? "device_locations" }
 
     func index(_ device: Device, rid: Int64, on tx: any SQLExecutor) async throws {
@@ -53,8 +55,9 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         let code = try await categoryCode(device.category, on: tx)
         for tree in [Self.tree(nil), Self.tree(code)] {
             try await tx.query(
-                "INSERT INTO \(tree) (rid, min_lat, max_lat, min_lon, max_lon) VALUES ($1, $2, $2, $3, $3)",
-                .integer(rid), .real(location.lat), .real(location.lon)
+                "INSERT INTO \(tree) (\(Self.treeColumns)) VALUES ($1, $2, $2, $3, $3, $4, $2, $3, $5, $6, $7)",
+                .integer(rid), .real(location.lat), .real(location.lon), .text(device.id), .text(device.connector),
+                .text(device.ownerID), .bool(device.public)
             )
         }
     }
@@ -72,7 +75,7 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         if let code = categoryCodes.withLockedValue({ $0[name] }) { return code }
         if let code = try await tx.query("SELECT code FROM device_categories WHERE name = $1", .text(name)).first?.optionalInt("code") { return code }
         let code = try await tx.query("INSERT INTO device_categories (name) VALUES ($1) RETURNING code", .text(name))[0].int("code")
-        try await tx.query("CREATE VIRTUAL TABLE \(Self.tree(code)) USING rtree(rid, min_lat, max_lat, min_lon, max_lon)")
+        try await tx.query("CREATE VIRTUAL TABLE \(Self.tree(code)) USING rtree(rid, min_lat, max_lat, min_lon, max_lon, +id, +lat, +lon, +connector, +owner_id, +is_public)")
         return code
     }
 
@@ -118,13 +121,13 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         // The category's own tree already holds only that category.
         var withoutCategory = filter
         withoutCategory.category = nil
-        var conditions = Self.conditions(withoutCategory, prefix: "d.")
+        var conditions = Self.conditions(withoutCategory, prefix: "g.")
         conditions.add("g.max_lat", ">=", .real(box.minLat))
         conditions.add("g.min_lat", "<=", .real(box.maxLat))
         conditions.add("g.max_lon", ">=", .real(box.minLon))
         conditions.add("g.min_lon", "<=", .real(box.maxLon))
         let rows = try await database.query(
-            "SELECT d.rid, d.id, d.lat, d.lon FROM \(Self.tree(code)) g CROSS JOIN devices d ON d.rid = g.rid \(conditions.whereClause)",
+            "SELECT g.rid, g.id, g.lat, g.lon FROM \(Self.tree(code)) g \(conditions.whereClause)",
             conditions.binds
         )
         var out: [Candidate] = []

@@ -26,9 +26,17 @@ public struct HistoryController: Sendable {
         group.get("{deviceId}/aggregate", use: aggregate)
     }
 
-    struct Page: Encodable, Sendable {
+    struct Page: Encodable, Sendable, JSONWritable {
         let readings: [Reading]
         let nextCursor: String?
+
+        func write(to writer: inout JSONWriter) {
+            writer.object { w in
+                w.member("nextCursor", nextCursor)
+                w.key("readings")
+                w.array(readings) { w, reading in reading.write(to: &w) }
+            }
+        }
     }
 
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {

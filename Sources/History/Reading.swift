@@ -26,3 +26,15 @@ public enum FieldName {
         }
     }
 }
+
+extension Reading: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.object { w in
+            w.key("category"); w.string(category)
+            w.key("connector"); w.string(connector)
+            w.key("device"); w.string(device)
+            w.key("ts"); w.string(ts.description)
+            w.key("values"); w.object(values)
+        }
+    }
+}

@@ -207,3 +207,24 @@ struct SplitMix {
         return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
     }
 }
+
+@Suite("Device JSON")
+struct DeviceJSONTests {
+    @Test("the direct JSON writer gives the same document as JSONEncoder")
+    func sameAsEncoder() throws {
+        let device = Device(id: "AA:BB", category: "parking", connector: "mqtt", location: try GeoPoint(lat: 39.2238, lon: 9.1217),
+                            nickname: "Via \"Roma\"\n", public: true,
+                            metadata: ["capacity": .number(120), "ratio": .number(0.25), "tags": .array([.string("a"), .null, .bool(false)]),
+                                       "nested": .object(["z": .number(1), "a": .string("é\u{1}")])],
+                            ownerID: "u1", createdAt: Timestamp(microseconds: 1_700_000_000_123_456), updatedAt: .now(), distance: 12.345678)
+        for value in [device, Device(id: "b", category: "c", connector: "http", location: nil, nickname: nil, public: false, metadata: [:],
+                                     ownerID: "o", createdAt: .now(), updatedAt: .now())] {
+            var writer = JSONWriter()
+            value.write(to: &writer)
+            let direct = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as! NSDictionary
+            let encoded = try JSONSerialization.jsonObject(with: try JSONCoding.encoder.encode(value)) as! NSDictionary
+            #expect(direct == encoded)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self))
+        }
+    }
+}

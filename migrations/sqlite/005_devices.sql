@@ -25,4 +25,5 @@ CREATE TABLE device_categories (
     name TEXT NOT NULL UNIQUE
 );
 
-CREATE VIRTUAL TABLE device_locations USING rtree(rid, min_lat, max_lat, min_lon, max_lon);
+-- Auxiliary columns carry what a "near" query filters and measures by, so it reads only the tree.
+CREATE VIRTUAL TABLE device_locations USING rtree(rid, min_lat, max_lat, min_lon, max_lon, +id, +lat, +lon, +connector, +owner_id, +is_public);

@@ -1,0 +1,123 @@
+/// Writes JSON bytes directly, for the answers that carry many items (device lists, history):
+/// Foundation's `JSONEncoder` cost more than the database query there.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    /// The next key or value at this level follows a sibling and needs a comma.
+    private var needsComma = false
+    /// A key was just written; its value needs no comma.
+    private var afterKey = false
+
+    public init(capacity: Int = 4096) { bytes.reserveCapacity(capacity) }
+
+    private mutating func beginValue() {
+        if afterKey {
+            afterKey = false
+        } else if needsComma {
+            bytes.append(UInt8(ascii: ","))
+        }
+    }
+
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+        beginValue()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+        body(&self)
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func array<S: Sequence>(_ items: S, _ body: (inout JSONWriter, S.Element) -> Void) {
+        beginValue()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+        for item in items { body(&self, item) }
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// A member's key; exactly one value method follows.
+    public mutating func key(_ key: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        writeString(key)
+        bytes.append(UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    public mutating func string(_ value: String) { beginValue(); writeString(value); needsComma = true }
+    public mutating func bool(_ value: Bool) { raw(value ? "true" : "false") }
+    public mutating func null() { raw("null") }
+    public mutating func int(_ value: Int64) { raw(String(value)) }
+
+    /// Whole numbers print as integers, like `JSONValue`'s Codable form.
+    public mutating func number(_ value: Double) {
+        if value.rounded() == value, abs(value) < 9e15 {
+            raw(String(Int64(value)))
+        } else if value.isFinite {
+            raw(value.description)
+        } else {
+            raw("null")
+        }
+    }
+
+    private mutating func raw(_ text: String) {
+        beginValue()
+        bytes.append(contentsOf: text.utf8)
+        needsComma = true
+    }
+
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: null()
+        case .bool(let v): bool(v)
+        case .number(let v): number(v)
+        case .string(let v): string(v)
+        case .array(let items): array(items) { writer, item in writer.value(item) }
+        case .object(let members): object(members)
+        }
+    }
+
+    /// An object with sorted keys, as `JSONCoding.encoder` writes it.
+    public mutating func object(_ members: [String: JSONValue]) {
+        object { writer in
+            for name in members.keys.sorted() {
+                writer.key(name)
+                writer.value(members[name]!)
+            }
+        }
+    }
+
+    public mutating func member(_ name: String, _ value: String?) {
+        guard let value else { return }
+        key(name)
+        string(value)
+    }
+
+    public mutating func member(_ name: String, _ value: Double?) {
+        guard let value else { return }
+        key(name)
+        number(value)
+    }
+
+    private mutating func writeString(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A value that writes itself with `JSONWriter`; `JSONResponse` uses it when a type offers it.
+public protocol JSONWritable {
+    func write(to writer: inout JSONWriter)
+}
