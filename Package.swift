@@ -145,11 +145,24 @@ let package = Package(
             path: "Tests/CMCTesting",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "AuthTests", dependencies: ["CMCTesting", "Platform", "Auth", "CMCCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: testSwiftSettings),
-        .testTarget(name: "UsersTests", dependencies: ["CMCTesting", "Platform", "Users", "CMCCore", "Auth", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: testSwiftSettings),
-        .testTarget(name: "AppsTests", dependencies: ["CMCTesting", "Platform", "Apps", "CMCCore", "Auth", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: testSwiftSettings),
-        .testTarget(name: "DevicesTests", dependencies: ["CMCTesting", "Platform", "Devices", "CMCCore", "Auth", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: testSwiftSettings),
-        .testTarget(name: "HistoryTests", dependencies: ["CMCTesting", "Platform", "History", "CMCCore", "Auth", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: testSwiftSettings),
-        .testTarget(name: "PlatformTests", dependencies: ["CMCTesting", "Platform", "CMCCore", "Auth", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Hummingbird", package: "hummingbird")], swiftSettings: testSwiftSettings),
+        serviceTests("Auth", extra: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")]),
+        serviceTests("Users"),
+        serviceTests("Apps"),
+        serviceTests("Devices"),
+        serviceTests("History"),
+        serviceTests("Platform"),
     ]
 )
+
+/// One test target per service, each with the shared test support.
+func serviceTests(_ module: String, extra: [Target.Dependency] = []) -> Target {
+    .testTarget(
+        name: "\(module)Tests",
+        dependencies: [
+            "CMCTesting", "Platform", "CMCCore", "Auth", .target(name: module),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ] + extra,
+        swiftSettings: testSwiftSettings
+    )
+}

@@ -21,6 +21,9 @@ public final class TokenAuthority: Sendable {
     private let signingKID: String
     private let publicKeys: [(kid: String, key: Curve25519.Signing.PublicKey)]
     private let revoked: NIOLockedValueBox<Set<String>>
+    /// Tokens already verified: a signature check costs more than the rest of a small request.
+    private let verified = NIOLockedValueBox([String: Principal]())
+    static let verifiedCacheSize = 10_000
 
     private init(repository: any AuthRepository, keys: JWTKeyCollection, signingKID: String,
                  publicKeys: [(kid: String, key: Curve25519.Signing.PublicKey)], revoked: Set<String>) {
@@ -80,6 +83,20 @@ public final class TokenAuthority: Sendable {
     }
 
     public func verify(_ token: String) async throws(Rejection) -> Principal {
+        if let principal = verified.withLockedValue({ $0[token] }) {
+            guard principal.expiresAt > .now() else { throw .expired }
+            if revoked.withLockedValue({ $0.contains(principal.tokenID) }) { throw .revoked }
+            return principal
+        }
+        let principal = try await verifySignature(token)
+        verified.withLockedValue { cache in
+            if cache.count >= Self.verifiedCacheSize { cache.removeAll(keepingCapacity: true) }
+            cache[token] = principal
+        }
+        return principal
+    }
+
+    private func verifySignature(_ token: String) async throws(Rejection) -> Principal {
         let claims: TokenClaims
         do {
             claims = try await keys.verify(token, as: TokenClaims.self)

@@ -133,6 +133,14 @@ extension SQLDeviceRepository {
         "category = $3, connector = $4, nickname = $5, is_public = $6, metadata = $7, lat = $8, lon = $9, updated_at = $11"
     }
 
+    public func insert(_ device: Device) async throws {
+        do {
+            try await insert(contentsOf: [device])
+        } catch {
+            try await duplicateCheck(device, error)
+        }
+    }
+
     func duplicateCheck(_ device: Device, _ error: any Error) async throws -> Never {
         if error is APIError { throw error }
         if try await find(id: device.id) != nil { throw APIError.conflict("a device with id \(device.id) already exists") }

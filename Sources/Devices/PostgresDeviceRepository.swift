@@ -9,14 +9,6 @@ public struct PostgresDeviceRepository: SQLDeviceRepository {
     /// Spherical, as `GeoPoint.distance`, so both backends give the same metres.
     static let point = "CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326)::geography END"
 
-    public func insert(_ device: Device) async throws {
-        do {
-            try await insert(contentsOf: [device])
-        } catch {
-            try await duplicateCheck(device, error)
-        }
-    }
-
     public func insert(contentsOf devices: [Device]) async throws {
         try await database.transaction { tx in
             for device in devices {

@@ -11,14 +11,6 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
 
     public init(database: any Database) { self.database = database }
 
-    public func insert(_ device: Device) async throws {
-        do {
-            try await insert(contentsOf: [device])
-        } catch {
-            try await duplicateCheck(device, error)
-        }
-    }
-
     public func insert(contentsOf devices: [Device]) async throws {
         try await database.transaction { tx in
             for device in devices {
@@ -86,9 +78,9 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         return code
     }
 
-    /// Nearest first, in two steps: find the page's devices from the R*Tree using only ids and
-    /// positions, searching a small box first and widening it until the page is full or the radius
-    /// is reached; then read the full rows of just that page.
+    /// Nearest first, in two steps: pick the page from the R*Tree alone, searching a small box
+    /// first and widening it until the page is full or the radius is reached; then read the full
+    /// rows of just that page and settle exact distances.
     func listNear(_ filter: DeviceFilter, point: GeoPoint, radius: Double) async throws -> [Device] {
         var code: Int64?
         if let category = filter.category {
@@ -99,61 +91,70 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         if case .distance(let d, _) = filter.after { floor = d }
         var searched = min(radius, max(floor * 1.25, radius / 4, 1))
         while true {
-            let candidates = try await candidates(filter, code: code, point: point, within: searched)
-            if candidates.count >= filter.limit || searched >= radius {
-                let page = Array(candidates.sorted { ($0.distance, $0.id) < ($1.distance, $1.id) }.prefix(filter.limit))
-                return try await fullRows(page)
+            let search = try await candidates(filter, code: code, point: point, within: searched)
+            // Candidates this close to the cursor may lie on either side of it; decide exactly later.
+            let undecided = filter.after == nil ? 0 : search.candidates.count { $0.distance - search.slack <= floor }
+            let sure = search.candidates.count { $0.distance + search.slack <= searched } - undecided
+            if sure >= filter.limit || searched >= radius {
+                let sorted = search.candidates.sorted { $0.distance < $1.distance }
+                // Past the page's last candidate, keep those whose exact distance may still beat it.
+                var take = min(undecided + filter.limit, sorted.count)
+                if take > 0 {
+                    let bound = sorted[take - 1].distance + 2 * search.slack
+                    while take < sorted.count, sorted[take].distance <= bound { take += 1 }
+                }
+                return try await fullRows(Array(sorted.prefix(take)), point: point, radius: radius, filter: filter)
             }
             // Widen by the area that should hold a full page at the density seen so far.
-            let factor = (Double(filter.limit) / Double(max(1, candidates.count))).squareRoot() * 1.3
+            let factor = (Double(filter.limit) / Double(max(1, sure))).squareRoot() * 1.3
             searched = min(radius, searched * min(8, max(2, factor)))
         }
     }
 
     struct Candidate {
         let rid: Int64
-        let id: String
+        /// Exact, or within `slack` metres of it when read from the tree's 32-bit coordinates.
         let distance: Double
     }
 
-    func candidates(_ filter: DeviceFilter, code: Int64?, point: GeoPoint, within radius: Double) async throws -> [Candidate] {
+    /// Float32 rounding of the tree's coordinates is under half a metre at any latitude.
+    static let treeSlack = 2.0
+
+    /// Without filters the tree's own coordinates are enough; with them, the auxiliary columns
+    /// (exact position, owner, visibility) are read too.
+    func candidates(_ filter: DeviceFilter, code: Int64?, point: GeoPoint, within radius: Double) async throws -> (candidates: [Candidate], slack: Double) {
         let box = point.boundingBox(radius: radius)
         // The category's own tree already holds only that category.
         var withoutCategory = filter
         withoutCategory.category = nil
         var conditions = Self.conditions(withoutCategory, prefix: "g.")
+        let exact = !conditions.clauses.isEmpty
+        let slack = exact ? 0 : Self.treeSlack
         conditions.add("g.max_lat", ">=", .real(box.minLat))
         conditions.add("g.min_lat", "<=", .real(box.maxLat))
         conditions.add("g.max_lon", ">=", .real(box.minLon))
         conditions.add("g.min_lon", "<=", .real(box.maxLon))
-        let rows = try await database.query(
-            "SELECT g.rid, g.id, g.lat, g.lon FROM \(Self.tree(code)) g \(conditions.whereClause)",
-            conditions.binds
-        )
+        let position = exact ? "g.lat AS lat, g.lon AS lon" : "(g.min_lat + g.max_lat) / 2 AS lat, (g.min_lon + g.max_lon) / 2 AS lon"
+        let rows = try await database.query("SELECT g.rid, \(position) FROM \(Self.tree(code)) g \(conditions.whereClause)", conditions.binds)
+        var floor = -Double.infinity
+        if case .distance(let d, _) = filter.after { floor = d - slack }
         var out: [Candidate] = []
         out.reserveCapacity(rows.count)
         for row in rows {
             guard let lat = row.optionalDouble("lat"), let lon = row.optionalDouble("lon") else { continue }
-            let distance = point.distance(to: try GeoPoint(lat: lat, lon: lon))
-            let id = try row.string("id")
-            guard distance <= radius else { continue }
-            if case .distance(let d, let afterID) = filter.after, distance < d || (distance == d && id <= afterID) { continue }
-            out.append(Candidate(rid: try row.int("rid"), id: id, distance: distance))
+            let distance = point.distance(to: try GeoPoint(lat: max(-90, min(90, lat)), lon: max(-180, min(180, lon))))
+            guard distance - slack <= radius, distance >= floor else { continue }
+            out.append(Candidate(rid: try row.int("rid"), distance: distance))
         }
-        return out
+        return (out, slack)
     }
 
-    func fullRows(_ page: [Candidate]) async throws -> [Device] {
+    /// The page's rows, with exact distances, cut to the radius, the cursor and the limit.
+    func fullRows(_ page: [Candidate], point: GeoPoint, radius: Double, filter: DeviceFilter) async throws -> [Device] {
         guard !page.isEmpty else { return [] }
         var conditions = SQLConditions()
         conditions.add("rid", in: page.map { .integer($0.rid) })
-        let rows = try await database.query("SELECT rid, \(Self.columns) FROM devices \(conditions.whereClause)", conditions.binds)
-        var byRID: [Int64: Device] = [:]
-        for row in rows { byRID[try row.int("rid")] = try Self.decode(row) }
-        return page.compactMap { candidate in
-            guard var device = byRID[candidate.rid] else { return nil }
-            device.distance = candidate.distance
-            return device
-        }
+        let rows = try await database.query("SELECT \(Self.columns) FROM devices \(conditions.whereClause)", conditions.binds)
+        return try Self.nearest(rows.map(Self.decode), to: point, radius: radius, after: filter.after, limit: filter.limit)
     }
 }
