@@ -38,7 +38,7 @@ postgres: deps
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 	@su postgres -c "psql -qAt -c \"ALTER USER postgres PASSWORD 'cmc'\"" >/dev/null
 	@su postgres -c "psql -qAt -c \"SELECT 1 FROM pg_database WHERE datname = 'cmc_test'\"" | grep -q 1 || su postgres -c "createdb cmc_test"
-	@su postgres -c "psql -qAt -d cmc_test -c 'CREATE EXTENSION IF NOT EXISTS postgis'" >/dev/null
+	@su postgres -c "psql -qAt -d cmc_test -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
 	@echo "PostgreSQL ready: $(PG_URL)"
 
 ## The OpenAPI document must be valid OpenAPI 3.1 (route coverage is checked by the Swift tests).
@@ -64,7 +64,8 @@ run: release
 ## Geo query benchmark: 440,000 devices, index against a full scan, on SQLite then PostgreSQL.
 bench: release postgres
 	.build/release/cmc bench geo --devices 440000
-	.build/release/cmc bench geo --devices 440000 --database "$(PG_URL)"
+	@su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_bench"
+	.build/release/cmc bench geo --devices 440000 --database "postgres://postgres:cmc@127.0.0.1:5432/cmc_bench"
 
 clean:
 	rm -rf .build data

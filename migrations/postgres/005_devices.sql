@@ -1,5 +1,6 @@
 -- Devices: the registry, with a PostGIS geography point under a GiST index for "near" queries.
 CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE EXTENSION IF NOT EXISTS btree_gist;
 
 CREATE TABLE devices (
     rid BIGSERIAL UNIQUE,
@@ -21,3 +22,5 @@ CREATE INDEX devices_category ON devices (category, id);
 CREATE INDEX devices_connector ON devices (connector, id);
 CREATE INDEX devices_owner ON devices (owner_id, id);
 CREATE INDEX devices_location ON devices USING GIST (location);
+-- "Parking nearest to here": a nearest-neighbour scan of one category's points.
+CREATE INDEX devices_category_location ON devices USING GIST (category, location);

@@ -28,9 +28,12 @@ public final class PostgresDatabase: Database {
             database: database.isEmpty ? nil : database,
             tls: .disable
         )
+        // Requests are short: starting parallel workers costs more than it saves.
+        var parameters = [("max_parallel_workers_per_gather", "0")]
         if let schema = components.queryItems?.first(where: { $0.name == "search_path" })?.value {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
+            parameters.append(("search_path", schema))
         }
+        configuration.options.additionalStartupParameters = parameters
         configuration.options.maximumConnections = 16
         return configuration
     }
