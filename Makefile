@@ -4,16 +4,21 @@ SHELL := /bin/bash
 
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-# Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), sqlite3 (inspecting data files).
-DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 sqlite3 ca-certificates python3 python3-pip
+# Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), Mosquitto and libmosquitto
+# (MQTT connector), sqlite3 (inspecting data files).
+DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
+	pkg-config sqlite3 ca-certificates python3 python3-pip
 
 PG_URL ?= postgres://postgres:cmc@127.0.0.1:5432/cmc_test
+# The broker tests use, apart from the one `make run` starts on 1883.
+TEST_BROKER_DIR ?= /tmp/cmc-mosquitto-test
+TEST_MQTT_URL ?= mqtt://cmc:cmc-test@127.0.0.1:18830
 CMC_PORT ?= 8080
 CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?= change-me-now
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release postgres bench openapi-check clean
+.PHONY: run test deps build release postgres broker test-broker bench openapi-check clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -41,6 +46,17 @@ postgres: deps
 	@su postgres -c "psql -qAt -d cmc_test -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
 	@echo "PostgreSQL ready: $(PG_URL)"
 
+## Mosquitto for the tests, with its dynamic security plugin (admin account "cmc").
+test-broker: deps
+	@connectors/mqtt/broker $(TEST_BROKER_DIR) 18830 cmc-test
+	@echo "Mosquitto ready: $(TEST_MQTT_URL)"
+
+## Mosquitto for `make run`, its state and generated admin password under data/mosquitto.
+broker: deps
+	@mkdir -p data/mosquitto
+	@[ -s data/mosquitto/admin-password ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > data/mosquitto/admin-password
+	@connectors/mqtt/broker data/mosquitto 1883 "$$(cat data/mosquitto/admin-password)"
+
 ## The OpenAPI document must be valid OpenAPI 3.1 (route coverage is checked by the Swift tests).
 ## Uses openapi-spec-validator from PyPI when it can be had; the Swift tests run regardless.
 openapi-check:
@@ -51,15 +67,16 @@ openapi-check:
 	else echo "openapi-spec-validator unavailable: skipping the schema check"; fi
 
 ## Every test, on SQLite and on PostgreSQL + PostGIS.
-test: deps postgres openapi-check
-	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 swift test $(SWIFT_BUILD_FLAGS)
+test: deps postgres test-broker openapi-check
+	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) CMC_REQUIRE_MQTT=1 \
+		swift test $(SWIFT_BUILD_FLAGS)
 
 ## Build and start the platform on ./data/cmc.sqlite.
-run: release
+run: release broker
 	@mkdir -p data
 	@echo "portal and API: http://127.0.0.1:$(CMC_PORT)/  (admin: $(CMC_ADMIN_EMAIL))"
 	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD=$(CMC_ADMIN_PASSWORD) \
-		.build/release/cmc serve
+		CMC_MQTT_URL="mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883" .build/release/cmc serve
 
 ## Geo query benchmark: 440,000 devices, index against a full scan, on SQLite then PostgreSQL.
 bench: release postgres

@@ -107,11 +107,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libmosquitto, from Debian's libmosquitto-dev.
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(
+            name: "MQTT",
+            dependencies: [
+                "CMosquitto",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Devices publishing readings over MQTT.
+        .target(
+            name: "MQTTConnector",
+            dependencies: [
+                "CMCCore", "Auth", "Devices", "History", "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Wires the services into one application; used by `cmc` and by the tests.
         .target(
             name: "Platform",
             dependencies: [
-                "CMCCore", "Auth", "Users", "Apps", "Devices", "History",
+                "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -151,6 +173,7 @@ let package = Package(
         serviceTests("Devices"),
         serviceTests("History"),
         serviceTests("Platform"),
+        serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
     ]
 )
 

@@ -6,6 +6,8 @@ import Foundation
 import History
 import Hummingbird
 import Logging
+import MQTT
+import MQTTConnector
 import Users
 
 /// Every service of the platform over one database, ready to serve.
@@ -94,6 +96,15 @@ public struct Platform: Sendable {
 }
 
 extension Platform {
+    /// The MQTT ingest service, when a broker is configured.
+    public func mqttIngest(clientID: String = "cmc-ingest", root: String = "cmc") throws -> MQTTIngest? {
+        guard let url = configuration.mqttURL else { return nil }
+        return MQTTIngest(
+            configuration: .init(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root),
+            devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger
+        )
+    }
+
     /// Opens the database, runs it beside the prepared platform's server until SIGINT/SIGTERM.
     public static func serve(configuration: PlatformConfiguration, logger: Logger,
                              onServerRunning: @escaping @Sendable (Platform) async -> Void = { _ in }) async throws {
@@ -101,6 +112,9 @@ extension Platform {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await database.run() }
             let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
+            if let ingest = try platform.mqttIngest() {
+                group.addTask { try await ingest.run() }
+            }
             await onServerRunning(platform)
             try await platform.application().runService()
             group.cancelAll()

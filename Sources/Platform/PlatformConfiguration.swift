@@ -14,6 +14,8 @@ public struct PlatformConfiguration: Sendable {
     public var appTokenLifetime: Duration = .seconds(86400)
     public var logLevel: Logger.Level = .info
     public var migrationsDirectory: URL?
+    /// The broker devices publish to; MQTT ingest runs when it is set.
+    public var mqttURL: String?
 
     public init() {}
 
@@ -37,6 +39,7 @@ public struct PlatformConfiguration: Sendable {
             guard let parsed = Logger.Level(rawValue: level) else { throw ConfigurationError("CMC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical") }
             logLevel = parsed
         }
+        mqttURL = environment["CMC_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
     }
 }

@@ -1,0 +1,147 @@
+import CMCCore
+import Devices
+import Foundation
+import History
+import Logging
+import Metrics
+import MQTT
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// Stores the readings devices publish on `<root>/devices/{id}/data`, exactly as a REST write
+/// would: the same validation, the same History.
+///
+/// It keeps one persistent MQTT session (fixed client id, QoS 1), so readings published while the
+/// platform is down wait in the broker and are stored when it returns. Messages are taken in
+/// batches, each stored in one transaction.
+public final class MQTTIngest: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var endpoint: MQTTEndpoint
+        public var clientID: String
+        /// Topics are `<root>/devices/{id}/data`.
+        public var root: String
+        public var maximumBatch: Int
+
+        public init(endpoint: MQTTEndpoint, clientID: String = "cmc-ingest", root: String = "cmc", maximumBatch: Int = 2000) {
+            self.endpoint = endpoint
+            self.clientID = clientID
+            self.root = root
+            self.maximumBatch = maximumBatch
+        }
+    }
+
+    let configuration: Configuration
+    let devices: any DeviceRepository
+    let history: any HistoryClient
+    let logger: Logger
+    let problems: ProblemLog
+    private let connected = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+
+    public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, logger: Logger) {
+        self.configuration = configuration
+        self.devices = devices
+        self.history = history
+        self.logger = logger
+        self.problems = ProblemLog(logger: logger)
+    }
+
+    /// Returns once the subscription is in place (for tests and start-up ordering).
+    public func waitUntilConnected() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let ready = connected.withLockedValue { waiters -> Bool in
+                guard waiters != nil else { return true }
+                waiters!.append(waiter)
+                return false
+            }
+            if ready { waiter.resume() }
+        }
+    }
+
+    public func run() async throws {
+        // Waiters are released whether the connection succeeds or run() fails.
+        defer { releaseWaiters() }
+        let client = try MQTTClient(clientID: configuration.clientID, cleanSession: false, endpoint: configuration.endpoint)
+        try client.subscribe("\(configuration.root)/devices/+/data", qos: 1)
+        try await client.connect()
+        logger.info("MQTT ingest connected", metadata: ["broker": "\(configuration.endpoint.host):\(configuration.endpoint.port)"])
+        releaseWaiters()
+
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                while let batch = await client.receive(limit: configuration.maximumBatch) {
+                    await store(batch)
+                }
+            } onCancel: {
+                client.disconnect()
+            }
+        } onGracefulShutdown: {
+            client.disconnect()
+        }
+    }
+
+    private func releaseWaiters() {
+        for waiter in connected.withLockedValue({ waiters -> [CheckedContinuation<Void, Never>] in
+            defer { waiters = nil }
+            return waiters ?? []
+        }) { waiter.resume() }
+    }
+
+    /// Validates a batch and stores what is valid in one transaction, retrying storage until it
+    /// succeeds: the broker has already been told these messages arrived.
+    func store(_ batch: [MQTTMessage]) async {
+        var readings: [Reading] = []
+        var known: [String: Device?] = [:]
+        for message in batch {
+            guard let id = deviceID(in: message.topic) else {
+                problems.record(.badTopic, detail: message.topic)
+                continue
+            }
+            let device: Device?
+            if let cached = known[id] {
+                device = cached
+            } else {
+                device = await withStorageRetry { try await self.devices.find(id: id) }
+                known[id] = device
+            }
+            guard let device else {
+                problems.record(.unknownDevice, detail: id)
+                continue
+            }
+            do {
+                let input = try JSONDecoder().decode(ReadingBatch.self, from: Data(message.payload))
+                readings += try ReadingValidation.readings(input.readings, for: device)
+            } catch let error as DecodingError {
+                problems.record(.malformed, detail: "\(id): \(APIError(decoding: error).message)")
+            } catch let error as APIError {
+                problems.record(.invalid, detail: "\(id): \(error.message)")
+            } catch {
+                problems.record(.malformed, detail: "\(id): \(error)")
+            }
+        }
+        guard !readings.isEmpty else { return }
+        let stored = await withStorageRetry { try await self.history.record(readings) }
+        Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
+        Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(batch.count))
+    }
+
+    func deviceID(in topic: String) -> String? {
+        let prefix = configuration.root + "/devices/"
+        guard topic.hasPrefix(prefix), topic.hasSuffix("/data") else { return nil }
+        let id = topic.dropFirst(prefix.count).dropLast("/data".count)
+        guard !id.isEmpty, !id.contains("/") else { return nil }
+        return String(id)
+    }
+
+    func withStorageRetry<T>(_ body: () async throws -> T) async -> T {
+        var delay = Duration.milliseconds(50)
+        while true {
+            do {
+                return try await body()
+            } catch {
+                logger.error("storing MQTT readings failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+}
