@@ -16,6 +16,8 @@ public struct Device: Codable, Sendable, Equatable {
     public var updatedAt: Timestamp
     /// Metres from the point of a `near` query.
     public var distance: Double?
+    /// The connector account, in the answer that created or renewed it only.
+    public var credentials: DeviceCredentials?
 
     public init(id: String, category: String, connector: String, location: GeoPoint?, nickname: String?, public isPublic: Bool,
                 metadata: [String: JSONValue], ownerID: String, createdAt: Timestamp, updatedAt: Timestamp, distance: Double? = nil) {
@@ -76,6 +78,13 @@ extension Device: JSONWritable {
             w.key("category"); w.string(category)
             w.key("connector"); w.string(connector)
             w.key("createdAt"); w.string(createdAt.description)
+            if let credentials {
+                w.key("credentials")
+                w.object { c in
+                    c.key("password"); c.string(credentials.password)
+                    c.key("username"); c.string(credentials.username)
+                }
+            }
             w.member("distance", distance)
             w.key("id"); w.string(id)
             if let location {

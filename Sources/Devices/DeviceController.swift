@@ -7,11 +7,14 @@ import Hummingbird
 public struct DeviceController: Sendable {
     let repository: any DeviceRepository
     let history: any HistoryClient
+    /// Accounts kept by connectors, by connector name (`mqtt`).
+    let accounts: [String: any DeviceAccounts]
     static let maximumRadius = 100_000.0
 
-    public init(repository: any DeviceRepository, history: any HistoryClient) {
+    public init(repository: any DeviceRepository, history: any HistoryClient, accounts: [String: any DeviceAccounts] = [:]) {
         self.repository = repository
         self.history = history
+        self.accounts = accounts
     }
 
     public static let routes: [Route] = [
@@ -22,6 +25,7 @@ public struct DeviceController: Sendable {
         Route("DELETE", "/devices/{id}", allow: Audience.signedIn),
         Route("POST", "/devices/{id}/data", allow: Audience.signedIn),
         Route("GET", "/devices/{id}/data/latest", allow: Audience.signedIn),
+        Route("POST", "/devices/{id}/credentials", allow: Audience.signedIn),
     ]
 
     public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
@@ -32,6 +36,7 @@ public struct DeviceController: Sendable {
         group.delete("{id}", use: delete)
         group.post("{id}/data", use: write)
         group.get("{id}/data/latest", use: latest)
+        group.post("{id}/credentials", use: renewCredentials)
     }
 
     struct Page: Encodable, Sendable, JSONWritable {
@@ -56,13 +61,40 @@ public struct DeviceController: Sendable {
         let caller = try context.requirePrincipal()
         let body = try await request.decodeJSON(as: DeviceRegistration.self)
         let now = Timestamp.now()
-        let device = Device(
+        var device = Device(
             id: body.id, category: body.category, connector: body.connector, location: body.location, nickname: body.nickname,
             public: body.isPublic, metadata: try DeviceField.metadata(body.metadata),
             ownerID: caller.actingUserID ?? "service:\(caller.subject)", createdAt: now, updatedAt: now
         )
         try await repository.insert(device)
+        if let accounts = accounts[device.connector] {
+            do {
+                device.credentials = try await accounts.issue(deviceID: device.id)
+            } catch {
+                // No device without its account: undo the registration.
+                _ = try? await repository.delete(id: device.id)
+                throw Self.connectorUnavailable(device.connector, error)
+            }
+        }
         return JSONResponse(device, status: .created)
+    }
+
+    static func connectorUnavailable(_ connector: String, _ error: any Error) -> APIError {
+        APIError(.serviceUnavailable, code: "connector_unavailable", message: "the \(connector) connector could not manage the device's account: \(error)")
+    }
+
+    /// A new password for the device's connector account; the old one stops working.
+    @Sendable func renewCredentials(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
+        var device = try await writable(context)
+        guard let accounts = accounts[device.connector] else {
+            throw APIError.badRequest("devices on connector \(device.connector) have no platform-issued credentials", code: "no_credentials")
+        }
+        do {
+            device.credentials = try await accounts.issue(deviceID: device.id)
+        } catch {
+            throw Self.connectorUnavailable(device.connector, error)
+        }
+        return JSONResponse(device)
     }
 
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
@@ -128,15 +160,28 @@ public struct DeviceController: Sendable {
 
     @Sendable func update(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
         var device = try await writable(context)
+        let before = device.connector
         let patch = try await request.decodeJSON(as: DevicePatch.self)
         try patch.apply(to: &device)
         device.updatedAt = .now()
+        if before != device.connector {
+            do {
+                if let accounts = accounts[device.connector] { device.credentials = try await accounts.issue(deviceID: device.id) }
+                if let accounts = accounts[before] { try await accounts.remove(deviceID: device.id) }
+            } catch {
+                throw Self.connectorUnavailable(device.connector, error)
+            }
+        }
         try await repository.update(device)
         return JSONResponse(device)
     }
 
     @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
-        _ = try await repository.delete(id: try await writable(context).id)
+        let device = try await writable(context)
+        if let accounts = accounts[device.connector] {
+            do { try await accounts.remove(deviceID: device.id) } catch { throw Self.connectorUnavailable(device.connector, error) }
+        }
+        _ = try await repository.delete(id: device.id)
         return .noContent
     }
 

@@ -97,6 +97,14 @@ public final class MQTTClient: @unchecked Sendable {
         if connected { try Self.check(mosquitto_subscribe(handle, nil, topic, qos), "mosquitto_subscribe") }
     }
 
+    /// Hands a message to the network thread without waiting for the broker.
+    public func enqueue(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws {
+        let code = payload.withUnsafeBytes { bytes in
+            mosquitto_publish(handle, nil, topic, Int32(bytes.count), bytes.baseAddress, qos, retain)
+        }
+        try Self.check(code, "mosquitto_publish")
+    }
+
     /// Publishes; for QoS 1 and 2 waits until the broker has acknowledged the message.
     public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) async throws {
         var mid: Int32 = 0

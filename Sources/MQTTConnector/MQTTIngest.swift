@@ -35,7 +35,7 @@ public final class MQTTIngest: Service, Sendable {
     let history: any HistoryClient
     let logger: Logger
     let problems: ProblemLog
-    private let connected = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    private let connection = ConnectionSignal()
 
     public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, logger: Logger) {
         self.configuration = configuration
@@ -45,26 +45,19 @@ public final class MQTTIngest: Service, Sendable {
         self.problems = ProblemLog(logger: logger)
     }
 
-    /// Returns once the subscription is in place (for tests and start-up ordering).
-    public func waitUntilConnected() async {
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let ready = connected.withLockedValue { waiters -> Bool in
-                guard waiters != nil else { return true }
-                waiters!.append(waiter)
-                return false
-            }
-            if ready { waiter.resume() }
-        }
+    /// Returns once the subscription is in place (true) or the service has stopped (false).
+    @discardableResult
+    public func waitUntilConnected() async -> Bool {
+        await connection.wait()
     }
 
     public func run() async throws {
-        // Waiters are released whether the connection succeeds or run() fails.
-        defer { releaseWaiters() }
+        defer { connection.fail() }
         let client = try MQTTClient(clientID: configuration.clientID, cleanSession: false, endpoint: configuration.endpoint)
         try client.subscribe("\(configuration.root)/devices/+/data", qos: 1)
         try await client.connect()
         logger.info("MQTT ingest connected", metadata: ["broker": "\(configuration.endpoint.host):\(configuration.endpoint.port)"])
-        releaseWaiters()
+        connection.succeed()
 
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
@@ -77,13 +70,6 @@ public final class MQTTIngest: Service, Sendable {
         } onGracefulShutdown: {
             client.disconnect()
         }
-    }
-
-    private func releaseWaiters() {
-        for waiter in connected.withLockedValue({ waiters -> [CheckedContinuation<Void, Never>] in
-            defer { waiters = nil }
-            return waiters ?? []
-        }) { waiter.resume() }
     }
 
     /// Validates a batch and stores what is valid in one transaction, retrying storage until it

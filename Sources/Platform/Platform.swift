@@ -6,6 +6,7 @@ import Foundation
 import History
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import MQTT
 import MQTTConnector
 import Users
@@ -22,6 +23,8 @@ public struct Platform: Sendable {
     public let deviceRepository: any DeviceRepository
     public let history: HistoryController
     public let readings: any ReadingRepository
+    /// Background work beside the HTTP server: the MQTT ingest and the broker's account manager.
+    public let services: [any Service]
     let logger: Logger
 
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
@@ -52,6 +55,18 @@ public struct Platform: Sendable {
             deviceRepository = PostgresDeviceRepository(database: database)
             readings = PostgresReadingRepository(database: database)
         }
+        var services: [any Service] = []
+        var accounts: [String: any DeviceAccounts] = [:]
+        if let url = configuration.mqttURL {
+            let endpoint = try MQTTEndpoint(url: url)
+            let brokerAccounts = try BrokerAccounts(endpoint: endpoint)
+            accounts["mqtt"] = brokerAccounts
+            services.append(brokerAccounts)
+            services.append(MQTTIngest(
+                configuration: .init(endpoint: endpoint, clientID: configuration.mqttClientID),
+                devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger
+            ))
+        }
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    tokenLifetime: configuration.userTokenLifetime)
         if let email = configuration.adminEmail, let password = configuration.adminPassword,
@@ -61,10 +76,10 @@ public struct Platform: Sendable {
         return Platform(
             configuration: configuration, database: database, authority: authority, rules: rules, users: users,
             apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
-            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings)),
+            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), accounts: accounts),
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
-            readings: readings, logger: logger
+            readings: readings, services: services, logger: logger
         )
     }
 
@@ -112,8 +127,8 @@ extension Platform {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await database.run() }
             let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
-            if let ingest = try platform.mqttIngest() {
-                group.addTask { try await ingest.run() }
+            for service in platform.services {
+                group.addTask { try await service.run() }
             }
             await onServerRunning(platform)
             try await platform.application().runService()

@@ -16,6 +16,8 @@ public struct PlatformConfiguration: Sendable {
     public var migrationsDirectory: URL?
     /// The broker devices publish to; MQTT ingest runs when it is set.
     public var mqttURL: String?
+    /// The ingest's session name at the broker; one per platform, or instances take it from each other.
+    public var mqttClientID = "cmc-ingest"
 
     public init() {}
 
@@ -40,6 +42,7 @@ public struct PlatformConfiguration: Sendable {
             logLevel = parsed
         }
         mqttURL = environment["CMC_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let clientID = environment["CMC_MQTT_CLIENT_ID"], !clientID.isEmpty { mqttClientID = clientID }
         if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
     }
 }

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import NIOCore
 import Platform
 import Logging
+import ServiceLifecycle
 
 /// A prepared platform on a fresh database, with a client that talks to its router, and helpers
 /// to make accounts and tokens.
@@ -46,10 +47,14 @@ public struct TestPlatform: Sendable {
     ) async throws -> Result {
         let platform = try await Platform.prepare(database: database, configuration: configuration, logger: TestBackend.logger)
         let app = platform.application()
-        return try await app.test(.router) { client in
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in platform.services { group.addTask { try await service.run() } }
+            defer { group.cancelAll() }
+            return try await app.test(.router) { client in
             let signin = try await client.json(.post, "/users/signin", body: ["email": configuration.adminEmail!, "password": configuration.adminPassword!])
             guard let token = signin["token"] as? String else { throw TestFailure("admin sign-in failed: \(signin)") }
             return try await body(TestPlatform(platform: platform, client: client, adminToken: token))
+            }
         }
     }
 

@@ -29,6 +29,7 @@ struct MQTTIngestTests {
     static func configuration() -> PlatformConfiguration {
         var configuration = TestPlatform.configuration()
         configuration.mqttURL = MQTTTestBroker.url
+        configuration.mqttClientID = "test-\(UUID().uuidString)"
         return configuration
     }
 

@@ -1,0 +1,18 @@
+/// What a device signs in to its connector with; returned once, when issued.
+public struct DeviceCredentials: Codable, Sendable, Equatable {
+    public let username: String
+    public let password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+}
+
+/// A connector that keeps its own accounts for devices (the MQTT broker): the Devices service
+/// asks it for an account when a device is registered and removes it when the device goes.
+public protocol DeviceAccounts: Sendable {
+    /// Creates the device's account, or gives it a new password if it has one.
+    func issue(deviceID: String) async throws -> DeviceCredentials
+    func remove(deviceID: String) async throws
+}

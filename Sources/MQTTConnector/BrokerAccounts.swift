@@ -1,0 +1,158 @@
+import Devices
+import Foundation
+import Logging
+import MQTT
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// Device accounts in Mosquitto's dynamic security plugin, managed over its control topic.
+///
+/// Each device gets a client whose username is its id and a role of its own that lets it publish
+/// only its readings and command acknowledgements, and receive only its commands.
+public final class BrokerAccounts: DeviceAccounts, Service, Sendable {
+    static let controlTopic = "$CONTROL/dynamic-security/v1"
+    let client: MQTTClient
+    let root: String
+    let timeout: Duration
+    private let pending = NIOLockedValueBox([String: Pending]())
+    private let connection = ConnectionSignal()
+
+    public init(endpoint: MQTTEndpoint, root: String = "cmc", timeout: Duration = .seconds(5)) throws {
+        client = try MQTTClient(clientID: "cmc-accounts-\(UUID().uuidString.prefix(8))", cleanSession: true, endpoint: endpoint)
+        self.root = root
+        self.timeout = timeout
+    }
+
+    /// Connects and answers the broker's responses until the task is cancelled.
+    public func run() async throws {
+        defer { connection.fail() }
+        try client.subscribe(Self.controlTopic + "/response", qos: 1)
+        try await client.connect()
+        connection.succeed()
+        await withTaskCancellationHandler {
+            while let batch = await client.receive(limit: 100) {
+                for message in batch { deliver(message) }
+            }
+        } onCancel: {
+            client.disconnect()
+        }
+        let waiters = pending.withLockedValue { pending in
+            defer { pending = [:] }
+            return pending.values
+        }
+        for entry in waiters { entry.waiter.resume(throwing: BrokerError("broker connection closed")) }
+    }
+
+    public func issue(deviceID: String) async throws -> DeviceCredentials {
+        let password = Self.newPassword()
+        let role = "device:\(deviceID)"
+        let base = "\(root)/devices/\(deviceID)"
+        let acls: [[String: Any]] = [
+            ["acltype": "publishClientSend", "topic": "\(base)/data", "allow": true],
+            ["acltype": "publishClientSend", "topic": "\(base)/commands/+/ack", "allow": true],
+            ["acltype": "subscribePattern", "topic": "\(base)/commands/#", "allow": true],
+            ["acltype": "publishClientReceive", "topic": "\(base)/commands/#", "allow": true],
+        ]
+        // Creating what exists already fails harmlessly; setting the password and role then applies.
+        let responses = try await send([
+            ["command": "createRole", "rolename": role, "acls": acls],
+            ["command": "createClient", "username": deviceID, "password": password, "roles": [["rolename": role]]],
+            ["command": "setClientPassword", "username": deviceID, "password": password],
+            ["command": "addClientRole", "username": deviceID, "rolename": role],
+        ])
+        if let error = responses[2].error { throw BrokerError("setClientPassword: \(error)") }
+        return DeviceCredentials(username: deviceID, password: password)
+    }
+
+    public func remove(deviceID: String) async throws {
+        let responses = try await send([
+            ["command": "deleteClient", "username": deviceID],
+            ["command": "deleteRole", "rolename": "device:\(deviceID)"],
+        ])
+        for response in responses {
+            if let error = response.error, !error.lowercased().contains("not found") {
+                throw BrokerError("\(response.command): \(error)")
+            }
+        }
+    }
+
+    struct Response: Sendable {
+        let command: String
+        let error: String?
+    }
+
+    struct Pending {
+        let expected: Int
+        var responses: [Int: Response]
+        let waiter: CheckedContinuation<[Response], any Error>
+    }
+
+    /// Sends commands in one message, each tagged so its response finds its way back.
+    func send(_ commands: [[String: Any]]) async throws -> [Response] {
+        guard await connection.wait() else { throw BrokerError("not connected to the broker") }
+        let tag = UUID().uuidString
+        var tagged = commands
+        for index in tagged.indices { tagged[index]["correlationData"] = "\(tag)/\(index)" }
+        let payload = Array(try JSONSerialization.data(withJSONObject: ["commands": tagged]))
+        let count = commands.count
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: [Response]?.self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { waiter in
+                    self.pending.withLockedValue { $0[tag] = Pending(expected: count, responses: [:], waiter: waiter) }
+                    do {
+                        try self.client.enqueue(Self.controlTopic, payload: payload, qos: 0)
+                    } catch {
+                        self.fail(tag, error)
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            guard let responses = first else {
+                fail(tag, BrokerError("no answer from the broker's dynamic security plugin within \(timeout)"))
+                _ = try? await group.next()
+                throw BrokerError("no answer from the broker's dynamic security plugin within \(timeout)")
+            }
+            return responses
+        }
+    }
+
+    private func fail(_ tag: String, _ error: any Error) {
+        pending.withLockedValue { $0.removeValue(forKey: tag) }?.waiter.resume(throwing: error)
+    }
+
+    private func deliver(_ message: MQTTMessage) {
+        guard let body = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any],
+              let responses = body["responses"] as? [[String: Any]] else { return }
+        for response in responses {
+            guard let key = response["correlationData"] as? String, let slash = key.lastIndex(of: "/"),
+                  let index = Int(key[key.index(after: slash)...]) else { continue }
+            let tag = String(key[..<slash])
+            let answer = Response(command: response["command"] as? String ?? "", error: response["error"] as? String)
+            let done = pending.withLockedValue { pending -> Pending? in
+                guard var entry = pending[tag] else { return nil }
+                entry.responses[index] = answer
+                if entry.responses.count == entry.expected { return pending.removeValue(forKey: tag).map { _ in entry } }
+                pending[tag] = entry
+                return nil
+            }
+            if let done { done.waiter.resume(returning: (0..<done.expected).map { done.responses[$0]! }) }
+        }
+    }
+
+    static func newPassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+}
+
+public struct BrokerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
