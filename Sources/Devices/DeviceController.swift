@@ -1,6 +1,7 @@
 import Auth
 import CMCCore
 import History
+import Foundation
 import Hummingbird
 
 /// `/devices`: the registry, geo queries, and device data.
@@ -9,12 +10,18 @@ public struct DeviceController: Sendable {
     let history: any HistoryClient
     /// Accounts kept by connectors, by connector name (`mqtt`).
     let accounts: [String: any DeviceAccounts]
+    let commands: CommandRepository?
+    /// Command carriers by connector name (`mqtt`).
+    let channels: [String: any CommandChannel]
     static let maximumRadius = 100_000.0
 
-    public init(repository: any DeviceRepository, history: any HistoryClient, accounts: [String: any DeviceAccounts] = [:]) {
+    public init(repository: any DeviceRepository, history: any HistoryClient, accounts: [String: any DeviceAccounts] = [:],
+                commands: CommandRepository? = nil, channels: [String: any CommandChannel] = [:]) {
         self.repository = repository
         self.history = history
         self.accounts = accounts
+        self.commands = commands
+        self.channels = channels
     }
 
     public static let routes: [Route] = [
@@ -26,6 +33,8 @@ public struct DeviceController: Sendable {
         Route("POST", "/devices/{id}/data", allow: Audience.signedIn),
         Route("GET", "/devices/{id}/data/latest", allow: Audience.signedIn),
         Route("POST", "/devices/{id}/credentials", allow: Audience.signedIn),
+        Route("POST", "/devices/{id}/commands", allow: Audience.signedIn),
+        Route("GET", "/devices/{id}/commands/{commandId}", allow: Audience.signedIn),
     ]
 
     public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
@@ -37,6 +46,74 @@ public struct DeviceController: Sendable {
         group.post("{id}/data", use: write)
         group.get("{id}/data/latest", use: latest)
         group.post("{id}/credentials", use: renewCredentials)
+        group.post("{id}/commands", use: sendCommand)
+        group.get("{id}/commands/{commandId}", use: getCommand)
+    }
+
+    struct CommandRequest: Decodable {
+        let name: String
+        let params: [String: JSONValue]
+        let timeoutMs: Int
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, params, timeoutMs }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try DeviceField.word(try c.decode(String.self, forKey: .name), field: "name")
+            params = try c.decodeIfPresent([String: JSONValue].self, forKey: .params) ?? [:]
+            timeoutMs = try c.decodeIfPresent(Int.self, forKey: .timeoutMs) ?? 30_000
+            guard (100...600_000).contains(timeoutMs) else { throw APIError.invalid("timeoutMs", "must be from 100 to 600000") }
+        }
+    }
+
+    /// The device's owner (or an application acting for them), an operator, an admin or a service.
+    func commandable(_ context: CMCRequestContext) async throws -> Device {
+        let device = try await readable(context)
+        let caller = try context.requirePrincipal()
+        guard DeviceAccess.canWrite(device, by: caller) || caller.role == .operator else {
+            throw APIError.forbidden("only the device's owner, an operator or an admin may command device \(device.id)")
+        }
+        return device
+    }
+
+    /// Publishes the command and answers at once with its id; the device's answer comes later.
+    @Sendable func sendCommand(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Command> {
+        let device = try await commandable(context)
+        let body = try await request.decodeJSON(as: CommandRequest.self)
+        guard let commands, let channel = channels[device.connector] else {
+            throw APIError.badRequest("devices on connector \(device.connector) cannot receive commands", code: "no_command_channel")
+        }
+        let now = Timestamp.now()
+        var command = Command(
+            id: UUID().uuidString.lowercased(), device: device.id, name: body.name, params: body.params, status: .pending, result: nil,
+            requestedBy: try context.requirePrincipal().subject, createdAt: now, updatedAt: now,
+            expiresAt: Timestamp(microseconds: now.microseconds + Int64(body.timeoutMs) * 1000)
+        )
+        try await commands.insert(command)
+        do {
+            try await channel.send(command)
+            try await commands.update(id: command.id, to: .delivered)
+        } catch {
+            try await commands.update(id: command.id, to: .failed, result: .string("not sent: \(error)"))
+            throw Self.connectorUnavailable(device.connector, error)
+        }
+        command = try await commands.find(id: command.id) ?? command
+        return JSONResponse(command, status: .accepted)
+    }
+
+    /// `?wait=true` answers when the device has answered or the command's deadline has passed.
+    @Sendable func getCommand(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Command> {
+        let device = try await commandable(context)
+        let query = try QueryParameters(request, allowed: ["wait"])
+        let id = try context.parameters.require("commandId")
+        guard let commands, let command = try await commands.find(id: id), command.device == device.id else {
+            throw APIError.notFound("no command \(id) for device \(device.id)")
+        }
+        if try query.bool("wait") == true, let waited = try await commands.wait(id: id, until: command.expiresAt) {
+            return JSONResponse(waited)
+        }
+        return JSONResponse(command.settled())
     }
 
     struct Page: Encodable, Sendable, JSONWritable {

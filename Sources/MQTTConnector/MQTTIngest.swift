@@ -36,6 +36,7 @@ public final class MQTTIngest: Service, Sendable {
     let logger: Logger
     let problems: ProblemLog
     private let connection = ConnectionSignal()
+    private let stopping = NIOLockedValueBox(false)
 
     public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, logger: Logger) {
         self.configuration = configuration
@@ -59,16 +60,22 @@ public final class MQTTIngest: Service, Sendable {
         logger.info("MQTT ingest connected", metadata: ["broker": "\(configuration.endpoint.host):\(configuration.endpoint.port)"])
         connection.succeed()
 
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
+        let stop: @Sendable () -> Void = { [stopping] in
+            stopping.withLockedValue { $0 = true }
+            client.disconnect()
+        }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
                 while let batch = await client.receive(limit: configuration.maximumBatch) {
-                    await store(batch)
+                    // The broker already has our acknowledgement: finish storing this batch even
+                    // if we are being stopped, so a shutdown does not drop it.
+                    await Task { await self.store(batch) }.value
                 }
             } onCancel: {
-                client.disconnect()
+                stop()
             }
         } onGracefulShutdown: {
-            client.disconnect()
+            stop()
         }
     }
 
@@ -86,7 +93,7 @@ public final class MQTTIngest: Service, Sendable {
             if let cached = known[id] {
                 device = cached
             } else {
-                device = await withStorageRetry { try await self.devices.find(id: id) }
+                device = await withStorageRetry { try await self.devices.find(id: id) } ?? nil
                 known[id] = device
             }
             guard let device else {
@@ -105,7 +112,7 @@ public final class MQTTIngest: Service, Sendable {
             }
         }
         guard !readings.isEmpty else { return }
-        let stored = await withStorageRetry { try await self.history.record(readings) }
+        let stored = await withStorageRetry { try await self.history.record(readings) } ?? 0
         Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
         Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(batch.count))
     }
@@ -118,12 +125,20 @@ public final class MQTTIngest: Service, Sendable {
         return String(id)
     }
 
-    func withStorageRetry<T>(_ body: () async throws -> T) async -> T {
+    /// Retries storage until it works; once the service is stopping, gives up after a few tries
+    /// (returning nil) rather than hold the shutdown forever.
+    func withStorageRetry<T>(_ body: () async throws -> T) async -> T? {
         var delay = Duration.milliseconds(50)
+        var attempts = 0
         while true {
             do {
                 return try await body()
             } catch {
+                attempts += 1
+                if stopping.withLockedValue({ $0 }), attempts >= 5 {
+                    logger.critical("giving up storing MQTT readings while stopping", metadata: ["error": "\(error)"])
+                    return nil
+                }
                 logger.error("storing MQTT readings failed; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))

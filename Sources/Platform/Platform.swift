@@ -57,11 +57,16 @@ public struct Platform: Sendable {
         }
         var services: [any Service] = []
         var accounts: [String: any DeviceAccounts] = [:]
+        var channels: [String: any CommandChannel] = [:]
+        let commands = CommandRepository(database: database)
         if let url = configuration.mqttURL {
             let endpoint = try MQTTEndpoint(url: url)
             let brokerAccounts = try BrokerAccounts(endpoint: endpoint)
             accounts["mqtt"] = brokerAccounts
             services.append(brokerAccounts)
+            let mqttCommands = try MQTTCommands(endpoint: endpoint, commands: commands, logger: logger)
+            channels["mqtt"] = mqttCommands
+            services.append(mqttCommands)
             services.append(MQTTIngest(
                 configuration: .init(endpoint: endpoint, clientID: configuration.mqttClientID),
                 devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger
@@ -76,7 +81,8 @@ public struct Platform: Sendable {
         return Platform(
             configuration: configuration, database: database, authority: authority, rules: rules, users: users,
             apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
-            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), accounts: accounts),
+            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), accounts: accounts,
+                                      commands: commands, channels: channels),
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
             readings: readings, services: services, logger: logger

@@ -33,7 +33,8 @@ struct CommandLineTests {
 
         let migrate = try Self.cmc(["migrate", "--database", url])
         #expect(migrate.status == 0, "\(migrate.output)")
-        #expect(migrate.output.contains("5 migrations applied"))
+        let count = try Migrations(directory: TestBackend.migrationsDirectory, dialect: .sqlite).files.count
+        #expect(migrate.output.contains("\(count) migrations applied"))
 
         let admin = try Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
         #expect(admin.status == 0, "\(admin.output)")

@@ -1,0 +1,79 @@
+import CMCCore
+import Devices
+import Foundation
+import Logging
+import MQTT
+import ServiceLifecycle
+
+/// Sends commands to devices on `<root>/devices/{id}/commands/{commandId}` (QoS 1) and records
+/// their answers from `.../{commandId}/ack`: an empty payload or `{"ok": true, "result": ...}`
+/// acknowledges, `{"ok": false, "error": "..."}` reports a failure.
+public final class MQTTCommands: CommandChannel, Service, Sendable {
+    let client: MQTTClient
+    let root: String
+    let commands: CommandRepository
+    let logger: Logger
+    private let connection = ConnectionSignal()
+
+    public init(endpoint: MQTTEndpoint, commands: CommandRepository, root: String = "cmc", logger: Logger) throws {
+        client = try MQTTClient(clientID: "cmc-commands-\(UUID().uuidString.prefix(8))", cleanSession: true, endpoint: endpoint)
+        self.root = root
+        self.commands = commands
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        defer { connection.fail() }
+        try client.subscribe("\(root)/devices/+/commands/+/ack", qos: 1)
+        try await client.connect()
+        connection.succeed()
+        await withTaskCancellationHandler {
+            while let batch = await client.receive(limit: 500) {
+                for message in batch { await acknowledge(message) }
+            }
+        } onCancel: {
+            client.disconnect()
+        }
+    }
+
+    public func send(_ command: Command) async throws {
+        guard await connection.wait() else { throw BrokerError("not connected to the broker") }
+        var writer = JSONWriter(capacity: 256)
+        writer.object { w in
+            w.key("id"); w.string(command.id)
+            w.key("name"); w.string(command.name)
+            w.key("params"); w.object(command.params)
+            w.key("expiresAt"); w.string(command.expiresAt.description)
+        }
+        try await client.publish("\(root)/devices/\(command.device)/commands/\(command.id)", payload: writer.bytes, qos: 1)
+    }
+
+    func acknowledge(_ message: MQTTMessage) async {
+        let parts = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+        let tail = parts.suffix(5)  // devices, {id}, commands, {commandId}, ack
+        guard tail.count == 5, tail[tail.startIndex] == "devices", tail[tail.startIndex + 2] == "commands" else { return }
+        let device = String(tail[tail.startIndex + 1])
+        let id = String(tail[tail.startIndex + 3])
+        var status = Command.Status.acked
+        var result: JSONValue?
+        if !message.payload.isEmpty {
+            guard let body = try? JSONDecoder().decode(JSONValue.self, from: Data(message.payload)) else {
+                logger.warning("command acknowledgement is not JSON", metadata: ["command": "\(id)", "device": "\(device)"])
+                return
+            }
+            if case .object(let fields) = body {
+                if case .bool(false) = fields["ok"] { status = .failed }
+                result = fields["result"] ?? fields["error"]
+            } else {
+                result = body
+            }
+        }
+        do {
+            // Only the device the command was for can answer it.
+            guard let command = try await commands.find(id: id), command.device == device else { return }
+            try await commands.update(id: id, to: status, result: result)
+        } catch {
+            logger.error("recording a command acknowledgement failed", metadata: ["command": "\(id)", "error": "\(error)"])
+        }
+    }
+}
