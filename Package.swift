@@ -146,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "cmc",
             dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices",
+                "Platform", "CMCCore", "Auth", "Users", "Devices", "MQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

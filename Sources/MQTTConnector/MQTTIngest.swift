@@ -85,6 +85,10 @@ public final class MQTTIngest: Service, Sendable {
         var readings: [Reading] = []
         var known: [String: Device?] = [:]
         for message in batch {
+            guard message.payload.count <= Self.maximumPayload else {
+                problems.record(.oversize, detail: "\(message.topic): \(message.payload.count) bytes")
+                continue
+            }
             guard let id = deviceID(in: message.topic) else {
                 problems.record(.badTopic, detail: message.topic)
                 continue
@@ -116,6 +120,9 @@ public final class MQTTIngest: Service, Sendable {
         Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
         Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(batch.count))
     }
+
+    /// The same limit as a REST body.
+    static let maximumPayload = 1 << 20
 
     func deviceID(in topic: String) -> String? {
         let prefix = configuration.root + "/devices/"

@@ -9,6 +9,7 @@ final class ProblemLog: Sendable {
         case malformed, invalid
         case unknownDevice = "unknown_device"
         case badTopic = "bad_topic"
+        case oversize
     }
 
     let logger: Logger

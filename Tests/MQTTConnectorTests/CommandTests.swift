@@ -9,6 +9,8 @@ import Testing
 /// own broker account.
 @Suite("Device commands", .enabled(if: MQTTTestBroker.url != nil))
 struct CommandTests {
+    static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
+
     /// Starts `mosquitto_sub` as the device, printing `topic payload` for `count` commands.
     static func listen(as username: String, password: String, count: Int) throws -> (Process, Pipe) {
         let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
@@ -61,6 +63,41 @@ struct CommandTests {
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "http-\(id)", "category": "intercom", "connector": "http"], expect: .created)
             #expect(try await t.client.send(.post, "/devices/http-\(id)/commands", token: t.adminToken, body: ["name": "open"]).status == .badRequest)
             #expect(try await t.client.send(.post, "/devices/\(id)/commands", token: t.adminToken, body: ["name": "open", "timeoutMs": 5]).status == .badRequest)
+        }
+    }
+}
+
+@Suite("Device simulator", .enabled(if: MQTTTestBroker.url != nil))
+struct SimulatorTests {
+    @Test("`cmc simulate device` publishes readings and acknowledges commands",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: CommandTests.binary.path)))
+    func simulator() async throws {
+        try await TestPlatform.run(.sqlite, configuration: MQTTIngestTests.configuration()) { t in
+            let id = "sim-\(UUID().uuidString.prefix(8).lowercased())"
+            let created = try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": id, "category": "weather", "connector": "mqtt"], expect: .created)
+            let password = try #require((created["credentials"] as? [String: Any])?["password"] as? String)
+            let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
+            let process = Process()
+            process.executableURL = CommandTests.binary
+            process.arguments = ["simulate", "device", "--id", id, "--password", password, "--mqtt", "mqtt://\(endpoint.host):\(endpoint.port)",
+                                 "--interval", "0.05", "--count", "3", "--field", "temperature"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer { process.terminate() }
+
+            let deadline = ContinuousClock.now + .seconds(15)
+            var readings: [[String: Any]] = []
+            while readings.count < 3, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                readings = try await t.client.json(.get, "/history?device=\(id)", token: t.adminToken)["readings"] as! [[String: Any]]
+            }
+            #expect(readings.count == 3)
+            #expect(readings.allSatisfy { ($0["values"] as? [String: Any])?["temperature"] is Double })
+
+            let sent = try await t.client.json(.post, "/devices/\(id)/commands", token: t.adminToken, body: ["name": "open", "timeoutMs": 10_000], expect: .accepted)
+            let answered = try await t.client.json(.get, "/devices/\(id)/commands/\(sent["id"] as! String)?wait=true", token: t.adminToken)
+            #expect(answered["status"] as? String == "acked")
+            #expect((answered["result"] as? [String: Any])?["done"] as? String == "open")
         }
     }
 }

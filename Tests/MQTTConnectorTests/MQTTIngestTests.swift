@@ -11,12 +11,12 @@ import Testing
 @Suite("MQTT ingest", .enabled(if: MQTTTestBroker.url != nil))
 struct MQTTIngestTests {
     /// Publishes each line of `messages` to `topic` with QoS 1 through `mosquitto_pub`.
-    static func publish(_ messages: [String], topic: String) throws {
+    static func publish(_ messages: [String], topic: String, whole: Bool = false) throws {
         let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
         process.arguments = ["-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-                             "-q", "1", "-t", topic, "-l"]
+                             "-q", "1", "-t", topic, whole ? "-s" : "-l"]
         let input = Pipe()
         process.standardInput = input
         try process.run()
@@ -60,6 +60,10 @@ struct MQTTIngestTests {
             let root = "cmc/test-\(UUID().uuidString.prefix(8).lowercased())"
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "meter-1", "category": "energy", "connector": "mqtt"], expect: .created)
             try await Self.withIngest(t, clientID: "test-\(UUID().uuidString)", root: root) {
+                // Refused messages first: the broker delivers in order, so once the valid readings
+                // below are stored, these have been handled too.
+                try Self.publish([#"{"values":{"kwh":9}}"#], topic: "\(root)/devices/no-such-device/data")
+                try Self.publish([#"{"values":{"blob":""# + String(repeating: "x", count: 1_200_000) + #""}}"#], topic: "\(root)/devices/meter-1/data", whole: true)
                 try Self.publish([
                     #"{"values":{"kwh":1.5}}"#,
                     #"[{"ts":"2026-01-01T00:00:00Z","values":{"kwh":1}},{"ts":"2026-01-01T00:01:00Z","values":{"kwh":2}}]"#,
@@ -69,7 +73,6 @@ struct MQTTIngestTests {
                     "\u{1}\u{2}garbage",
                     #"{"values":{"kwh":3}}"#,
                 ], topic: "\(root)/devices/meter-1/data")
-                try Self.publish([#"{"values":{"kwh":9}}"#], topic: "\(root)/devices/no-such-device/data")
                 let readings = try await Self.waitFor(4, device: "meter-1", t)
                 #expect(readings.count == 4)
                 let values = readings.compactMap { ($0["values"] as? [String: Any])?["kwh"] as? Double }.sorted()
@@ -79,6 +82,7 @@ struct MQTTIngestTests {
                 #expect(metrics.contains("cmc_mqtt_rejected_total{reason=\"malformed\"}"))
                 #expect(metrics.contains("cmc_mqtt_rejected_total{reason=\"invalid\"}"))
                 #expect(metrics.contains("cmc_mqtt_rejected_total{reason=\"unknown_device\"}"))
+                #expect(metrics.contains("cmc_mqtt_rejected_total{reason=\"oversize\"}"))
             }
         }
     }
