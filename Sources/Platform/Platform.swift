@@ -134,7 +134,15 @@ extension Platform {
             group.addTask { try await database.run() }
             let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
             for service in platform.services {
-                group.addTask { try await service.run() }
+                group.addTask {
+                    do {
+                        try await service.run()
+                    } catch {
+                        // HTTP keeps serving; say loudly that this part of the platform is down.
+                        logger.critical("background service stopped", metadata: ["service": "\(type(of: service))", "error": "\(error)"])
+                        throw error
+                    }
+                }
             }
             await onServerRunning(platform)
             try await platform.application().runService()
