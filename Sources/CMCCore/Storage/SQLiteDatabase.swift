@@ -29,7 +29,7 @@ public final class SQLiteDatabase: Database {
             _ = try await connection.query("PRAGMA foreign_keys = ON", [])
             // Index pages stay in memory (64 MiB a connection) and are read through mmap, not read(2).
             _ = try await connection.query("PRAGMA cache_size = -65536", [])
-            if ProcessInfo.processInfo.environment["CMC_SQLITE_MMAP"] != "0" { _ = try await connection.query("PRAGMA mmap_size = 1073741824", []) }
+            _ = try await connection.query("PRAGMA mmap_size = 1073741824", [])
             return connection
         }
         let writer = try await connect()
