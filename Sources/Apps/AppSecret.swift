@@ -1,3 +1,4 @@
+import CMCCore
 import Crypto
 import Foundation
 
@@ -5,10 +6,7 @@ import Foundation
 /// bcrypt's slowness only matters for guessable human passwords.
 enum AppSecret {
     static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "cmcs_" + Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        "cmcs_" + RandomToken.make()
     }
 
     static func hash(_ secret: String) -> String {

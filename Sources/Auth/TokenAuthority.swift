@@ -122,7 +122,7 @@ public final class TokenAuthority: Sendable {
     /// The public half of every key, as a JSON Web Key Set.
     public var jwks: JWKSet {
         JWKSet(keys: publicKeys.map { kid, key in
-            JWKSet.Key(kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig", kid: kid, x: Data(key.rawRepresentation).base64URLEncoded())
+            JWKSet.Key(kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig", kid: kid, x: Data(key.rawRepresentation).base64URLEncodedString())
         })
     }
 }
@@ -137,10 +137,4 @@ public struct JWKSet: Codable, Sendable {
         public let x: String
     }
     public let keys: [Key]
-}
-
-extension Data {
-    func base64URLEncoded() -> String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
 }

@@ -1,3 +1,4 @@
+import CMCCore
 import Devices
 import Foundation
 import Logging
@@ -146,9 +147,7 @@ public final class BrokerAccounts: DeviceAccounts, Service, Sendable {
     }
 
     static func newPassword() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        RandomToken.make(bytes: 24)
     }
 }
 

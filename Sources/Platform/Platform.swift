@@ -67,10 +67,8 @@ public struct Platform: Sendable {
             let mqttCommands = try MQTTCommands(endpoint: endpoint, commands: commands, logger: logger)
             channels["mqtt"] = mqttCommands
             services.append(mqttCommands)
-            services.append(MQTTIngest(
-                configuration: .init(endpoint: endpoint, clientID: configuration.mqttClientID),
-                devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger
-            ))
+            services.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc",
+                                       devices: deviceRepository, readings: readings, logger: logger))
         }
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    tokenLifetime: configuration.userTokenLifetime)
@@ -120,10 +118,14 @@ extension Platform {
     /// The MQTT ingest service, when a broker is configured.
     public func mqttIngest(clientID: String = "cmc-ingest", root: String = "cmc") throws -> MQTTIngest? {
         guard let url = configuration.mqttURL else { return nil }
-        return MQTTIngest(
-            configuration: .init(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root),
-            devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger
-        )
+        return Self.makeIngest(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root,
+                               devices: deviceRepository, readings: readings, logger: logger)
+    }
+
+    static func makeIngest(endpoint: MQTTEndpoint, clientID: String, root: String, devices: any DeviceRepository,
+                           readings: any ReadingRepository, logger: Logger) -> MQTTIngest {
+        MQTTIngest(configuration: .init(endpoint: endpoint, clientID: clientID, root: root),
+                   devices: devices, history: LocalHistory(repository: readings), logger: logger)
     }
 
     /// Opens the database, runs it beside the prepared platform's server until SIGINT/SIGTERM.

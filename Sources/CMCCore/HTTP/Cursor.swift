@@ -3,8 +3,7 @@ import Foundation
 /// Opaque page cursors: the key of the last item, base64url-encoded so clients don't build them.
 public enum Cursor {
     public static func encode(_ key: String) -> String {
-        Data(key.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        Data(key.utf8).base64URLEncodedString()
     }
 
     public static func decode(_ cursor: String, field: String) throws -> String {
