@@ -5,9 +5,9 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), Mosquitto and libmosquitto
-# (MQTT connector), sqlite3 (inspecting data files).
+# (MQTT connector), libcoap3 with its coap-client (CoAP connector), sqlite3 (inspecting data files).
 DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
-	pkg-config sqlite3 ca-certificates python3 python3-pip
+	libcoap3-dev libcoap3-bin pkg-config sqlite3 ca-certificates python3 python3-pip
 
 PG_URL ?= postgres://postgres:cmc@127.0.0.1:5432/cmc_test
 # The broker tests use, apart from the one `make run` starts on 1883.

@@ -129,11 +129,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libcoap with OpenSSL for DTLS, from Debian's libcoap3-dev.
+        .systemLibrary(name: "CCoAP", pkgConfig: "libcoap-3-openssl", providers: [.apt(["libcoap3-dev"])]),
+        .target(
+            name: "CoAP",
+            dependencies: [
+                "CCoAP", "CMCCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Devices sending readings over CoAP and CoAP over DTLS.
+        .target(
+            name: "CoAPConnector",
+            dependencies: [
+                "CMCCore", "Devices", "History", "CoAP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Wires the services into one application; used by `cmc` and by the tests.
         .target(
             name: "Platform",
             dependencies: [
-                "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector",
+                "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -175,6 +198,7 @@ let package = Package(
         serviceTests("History"),
         serviceTests("Platform"),
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
+        serviceTests("CoAPConnector"),
     ]
 )
 

@@ -43,7 +43,7 @@ public final class MQTTIngest: Service, Sendable {
         self.devices = devices
         self.history = history
         self.logger = logger
-        self.problems = ProblemLog(logger: logger)
+        self.problems = ProblemLog(connector: "mqtt", logger: logger)
     }
 
     /// Returns once the subscription is in place (true) or the service has stopped (false).

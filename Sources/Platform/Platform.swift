@@ -9,6 +9,8 @@ import Logging
 import ServiceLifecycle
 import MQTT
 import MQTTConnector
+import CoAP
+import CoAPConnector
 import Users
 
 /// Every service of the platform over one database, ready to serve.
@@ -23,7 +25,7 @@ public struct Platform: Sendable {
     public let deviceRepository: any DeviceRepository
     public let history: HistoryController
     public let readings: any ReadingRepository
-    /// Background work beside the HTTP server: the MQTT ingest and the broker's account manager.
+    /// Background work beside the HTTP server: the MQTT and CoAP ingests, the broker's account manager.
     public let services: [any Service]
     let logger: Logger
 
@@ -69,6 +71,13 @@ public struct Platform: Sendable {
             services.append(mqttCommands)
             services.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc",
                                        devices: deviceRepository, readings: readings, logger: logger))
+        }
+        let coapKeys = CoAPKeys(database: database)
+        accounts["coap"] = coapKeys
+        if let port = configuration.coapPort {
+            services.append(try CoAPIngest(
+                configuration: .init(host: configuration.host, port: port, securePort: configuration.coapsPort),
+                keys: coapKeys, devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger))
         }
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    tokenLifetime: configuration.userTokenLifetime)

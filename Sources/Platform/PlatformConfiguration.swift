@@ -18,6 +18,9 @@ public struct PlatformConfiguration: Sendable {
     public var mqttURL: String?
     /// The ingest's session name at the broker; one per platform, or instances take it from each other.
     public var mqttClientID = "cmc-ingest"
+    /// UDP port of the CoAP server and of CoAP over DTLS; the server runs when `coapPort` is set.
+    public var coapPort: UInt16?
+    public var coapsPort: UInt16?
 
     public init() {}
 
@@ -43,6 +46,13 @@ public struct PlatformConfiguration: Sendable {
         }
         mqttURL = environment["CMC_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let clientID = environment["CMC_MQTT_CLIENT_ID"], !clientID.isEmpty { mqttClientID = clientID }
+        // CoAP listens by default on its registered ports; "off" turns a port off.
+        func port(_ name: String, default value: UInt16) throws -> UInt16? {
+            if environment[name] == "off" { return nil }
+            return try int(name, 0...65535).map(UInt16.init) ?? value
+        }
+        coapPort = try port("CMC_COAP_PORT", default: 5683)
+        coapsPort = coapPort == nil ? nil : try port("CMC_COAPS_PORT", default: 5684)
         if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
     }
 }

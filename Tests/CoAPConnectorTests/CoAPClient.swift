@@ -1,0 +1,83 @@
+import Foundation
+
+/// Debian's `coap-client` (OpenSSL build, from libcoap3-bin), run once per request.
+struct CoAPClient: Sendable {
+    static let path = "/usr/bin/coap-client-openssl"
+    static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    let port: UInt16
+    let securePort: UInt16
+
+    struct Result {
+        /// The response code when it is an error (`4.01`); nil for a success.
+        let code: String?
+        let output: String
+        let status: Int32
+    }
+
+    func post(_ path: String, _ payload: String, identity: String? = nil, key: String? = nil) async throws -> Result {
+        try await run(["-m", "post", "-e", payload], path: path, identity: identity, key: key)
+    }
+
+    func get(_ path: String, identity: String? = nil, key: String? = nil) async throws -> Result {
+        try await run(["-m", "get"], path: path, identity: identity, key: key)
+    }
+
+    /// Waits for the process without holding a thread of the cooperative pool, which the server
+    /// under test needs to answer.
+    private func run(_ arguments: [String], path: String, identity: String?, key: String?) async throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.path)
+        var arguments = arguments + ["-B", "8"]
+        if let identity, let key {
+            arguments += ["-u", identity, "-k", key, "coaps://127.0.0.1:\(securePort)\(path)"]
+        } else {
+            arguments += ["coap://127.0.0.1:\(port)\(path)"]
+        }
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let data: Data = try await withCheckedThrowingContinuation { done in
+            process.terminationHandler = { _ in done.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
+            do { try process.run() } catch { done.resume(throwing: error) }
+        }
+        let output = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        // coap-client prints an error response as "4.01 <diagnostic>".
+        let code = output.range(of: #"^[45]\.\d\d"#, options: .regularExpression).map { String(output[$0]) }
+        return Result(code: code, output: output, status: process.terminationStatus)
+    }
+
+    /// Sends raw datagrams to the CoAP port.
+    static func sendRaw(_ datagrams: [[UInt8]], port: UInt16) throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        for datagram in datagrams {
+            _ = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        usleep(200_000)
+    }
+
+    /// A UDP port free right now on 127.0.0.1.
+    static func freeUDPPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw CocoaError(.fileWriteUnknown) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
