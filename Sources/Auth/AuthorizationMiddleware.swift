@@ -1,3 +1,4 @@
+import Foundation
 import CMCCore
 import Hummingbird
 
@@ -16,7 +17,13 @@ public struct AuthorizationMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if let header = request.headers[.authorization] {
+        if request.headers[.authorization] == nil, let token = Self.queryToken(request, path: context.endpointPath) {
+            do {
+                context.principal = try await authority.verify(token)
+            } catch {
+                throw APIError.unauthorized(error.description)
+            }
+        } else if let header = request.headers[.authorization] {
             guard header.lowercased().hasPrefix("bearer ") else {
                 throw APIError.unauthorized("Authorization header must be 'Bearer <token>'")
             }
@@ -37,6 +44,12 @@ public struct AuthorizationMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
-}
 
-import Foundation
+    /// Browsers cannot set headers on an EventSource or a WebSocket, so the event stream also
+    /// takes the token as `?access_token=` (RFC 6750 §2.3); no other route does.
+    static func queryToken(_ request: Request, path: String?) -> String? {
+        guard request.method == .get, let path, path == "/events" || path.hasPrefix("/events/") else { return nil }
+        guard let token = request.uri.queryParameters["access_token"], !token.isEmpty else { return nil }
+        return String(token)
+    }
+}

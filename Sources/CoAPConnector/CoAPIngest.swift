@@ -1,6 +1,7 @@
 import CMCCore
 import CoAP
 import Devices
+import Events
 import Foundation
 import History
 import Logging
@@ -21,9 +22,9 @@ public final class CoAPIngest: Service, Sendable {
     let logger: Logger
 
     public init(configuration: Configuration, keys: CoAPKeys, devices: any DeviceRepository, history: any HistoryClient,
-                logger: Logger) throws {
+                events: EventBus? = nil, logger: Logger) throws {
         let batcher = ReadingBatcher(history: history)
-        let resources = DeviceResources(keys: keys, devices: devices, history: history, batcher: batcher,
+        let resources = DeviceResources(keys: keys, devices: devices, history: history, batcher: batcher, events: events,
                                         problems: ProblemLog(connector: "coap", logger: logger))
         server = try CoAPServer(configuration: configuration, keys: { id in keys.key(for: id).map { Array($0.utf8) } },
                                 handler: { request in await resources.answer(request) })
@@ -52,6 +53,7 @@ struct DeviceResources: Sendable {
     let devices: any DeviceRepository
     let history: any HistoryClient
     let batcher: ReadingBatcher
+    let events: EventBus?
     let problems: ProblemLog
 
     func answer(_ request: CoAPRequest) async -> CoAPResponse {
@@ -132,6 +134,7 @@ struct DeviceResources: Sendable {
             return .error(503, "storage unavailable; try again")
         }
         Counter(label: "cmc_coap_readings_stored_total").increment(by: Int64(readings.count))
+        events?.publish(readings) { _ in device }
         return .changed
     }
 

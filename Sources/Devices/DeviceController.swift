@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import Events
 import History
 import Foundation
 import Hummingbird
@@ -13,10 +14,12 @@ public struct DeviceController: Sendable {
     let commands: CommandRepository?
     /// Command carriers by connector name (`mqtt`).
     let channels: [String: any CommandChannel]
+    let events: EventBus?
     static let maximumRadius = 100_000.0
 
     public init(repository: any DeviceRepository, history: any HistoryClient, accounts: [String: any DeviceAccounts] = [:],
-                commands: CommandRepository? = nil, channels: [String: any CommandChannel] = [:]) {
+                commands: CommandRepository? = nil, channels: [String: any CommandChannel] = [:], events: EventBus? = nil) {
+        self.events = events
         self.repository = repository
         self.history = history
         self.accounts = accounts
@@ -153,6 +156,7 @@ public struct DeviceController: Sendable {
                 throw Self.connectorUnavailable(device.connector, error)
             }
         }
+        events?.publish([Event(.deviceCreated, device: device)])
         return JSONResponse(device, status: .created)
     }
 
@@ -250,6 +254,7 @@ public struct DeviceController: Sendable {
             }
         }
         try await repository.update(device)
+        events?.publish([Event(.deviceChanged, device: device)])
         return JSONResponse(device)
     }
 
@@ -258,7 +263,7 @@ public struct DeviceController: Sendable {
         if let accounts = accounts[device.connector] {
             do { try await accounts.remove(deviceID: device.id) } catch { throw Self.connectorUnavailable(device.connector, error) }
         }
-        _ = try await repository.delete(id: device.id)
+        if try await repository.delete(id: device.id) { events?.publish([Event(.deviceDeleted, device: device)]) }
         return .noContent
     }
 
@@ -267,6 +272,7 @@ public struct DeviceController: Sendable {
         let batch = try await request.decodeJSON(as: ReadingBatch.self)
         let readings = try ReadingValidation.readings(batch.readings, for: device)
         let stored = try await history.record(readings)
+        events?.publish(readings) { _ in device }
         return JSONResponse(WriteResult(received: readings.count, stored: stored), status: .created)
     }
 

@@ -1,5 +1,6 @@
 import CMCCore
 import Devices
+import Events
 import Foundation
 import History
 import Logging
@@ -33,13 +34,16 @@ public final class MQTTIngest: Service, Sendable {
     let configuration: Configuration
     let devices: any DeviceRepository
     let history: any HistoryClient
+    let events: EventBus?
     let logger: Logger
     let problems: ProblemLog
     private let connection = ConnectionSignal()
     private let stopping = NIOLockedValueBox(false)
 
-    public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, logger: Logger) {
+    public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, events: EventBus? = nil,
+                logger: Logger) {
         self.configuration = configuration
+        self.events = events
         self.devices = devices
         self.history = history
         self.logger = logger
@@ -116,7 +120,8 @@ public final class MQTTIngest: Service, Sendable {
             }
         }
         guard !readings.isEmpty else { return }
-        let stored = await withStorageRetry { try await self.history.record(readings) } ?? 0
+        guard let stored = await withStorageRetry({ try await self.history.record(readings) }) else { return }
+        events?.publish(readings) { known[$0] ?? nil }
         Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
         Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(batch.count))
     }

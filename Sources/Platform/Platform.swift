@@ -11,6 +11,8 @@ import MQTT
 import MQTTConnector
 import CoAP
 import CoAPConnector
+import Events
+import HummingbirdWebSocket
 import Users
 
 /// Every service of the platform over one database, ready to serve.
@@ -25,13 +27,15 @@ public struct Platform: Sendable {
     public let deviceRepository: any DeviceRepository
     public let history: HistoryController
     public let readings: any ReadingRepository
+    /// Every device change and reading, for `/events`, the broker and webhooks.
+    public let events: EventBus
     /// Background work beside the HTTP server: the MQTT and CoAP ingests, the broker's account manager.
     public let services: [any Service]
     let logger: Logger
 
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
     public static let routes: [Route] = SystemRoutes.routes + AuthController.routes + UserController.routes + AppController.routes
-        + DeviceController.routes + HistoryController.routes
+        + DeviceController.routes + HistoryController.routes + EventController.routes
 
     /// Migrates the database, loads keys and rules, and creates the first admin if configured.
     public static func prepare(database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws -> Platform {
@@ -58,6 +62,7 @@ public struct Platform: Sendable {
             readings = PostgresReadingRepository(database: database)
         }
         var services: [any Service] = []
+        let events = EventBus()
         var accounts: [String: any DeviceAccounts] = [:]
         var channels: [String: any CommandChannel] = [:]
         let commands = CommandRepository(database: database)
@@ -70,14 +75,15 @@ public struct Platform: Sendable {
             channels["mqtt"] = mqttCommands
             services.append(mqttCommands)
             services.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc",
-                                       devices: deviceRepository, readings: readings, logger: logger))
+                                       devices: deviceRepository, readings: readings, events: events, logger: logger))
+            services.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
         }
         let coapKeys = CoAPKeys(database: database)
         accounts["coap"] = coapKeys
         if let port = configuration.coapPort {
             services.append(try CoAPIngest(
                 configuration: .init(host: configuration.host, port: port, securePort: configuration.coapsPort),
-                keys: coapKeys, devices: deviceRepository, history: LocalHistory(repository: readings), logger: logger))
+                keys: coapKeys, devices: deviceRepository, history: LocalHistory(repository: readings), events: events, logger: logger))
         }
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    tokenLifetime: configuration.userTokenLifetime)
@@ -89,10 +95,10 @@ public struct Platform: Sendable {
             configuration: configuration, database: database, authority: authority, rules: rules, users: users,
             apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
             devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), accounts: accounts,
-                                      commands: commands, channels: channels),
+                                      commands: commands, channels: channels, events: events),
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
-            readings: readings, services: services, logger: logger
+            readings: readings, events: events, services: services, logger: logger
         )
     }
 
@@ -108,6 +114,7 @@ public struct Platform: Sendable {
         apps.addRoutes(to: router.group("apps"))
         devices.addRoutes(to: router.group("devices"))
         history.addRoutes(to: router.group("history"))
+        EventController(bus: events).addRoutes(to: router.group("events"))
         return router
     }
 
@@ -115,8 +122,10 @@ public struct Platform: Sendable {
     public func application() -> some ApplicationProtocol {
         var logger = self.logger
         logger.logLevel = configuration.logLevel
+        let router = router()
         return Application(
-            router: router(),
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc"),
             logger: logger
         )
@@ -128,13 +137,13 @@ extension Platform {
     public func mqttIngest(clientID: String = "cmc-ingest", root: String = "cmc") throws -> MQTTIngest? {
         guard let url = configuration.mqttURL else { return nil }
         return Self.makeIngest(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root,
-                               devices: deviceRepository, readings: readings, logger: logger)
+                               devices: deviceRepository, readings: readings, events: events, logger: logger)
     }
 
     static func makeIngest(endpoint: MQTTEndpoint, clientID: String, root: String, devices: any DeviceRepository,
-                           readings: any ReadingRepository, logger: Logger) -> MQTTIngest {
+                           readings: any ReadingRepository, events: EventBus?, logger: Logger) -> MQTTIngest {
         MQTTIngest(configuration: .init(endpoint: endpoint, clientID: clientID, root: root),
-                   devices: devices, history: LocalHistory(repository: readings), logger: logger)
+                   devices: devices, history: LocalHistory(repository: readings), events: events, logger: logger)
     }
 
     /// Opens the database, runs it beside the prepared platform's server until SIGINT/SIGTERM.

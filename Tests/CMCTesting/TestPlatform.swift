@@ -29,13 +29,15 @@ public struct TestPlatform: Sendable {
     }
 
     /// Runs `body` against a new platform on `backend`.
+    /// `live` serves on a real socket of 127.0.0.1 (`client.port`), for streaming clients.
     public static func run<Result: Sendable>(
         _ backend: TestBackend,
         configuration: PlatformConfiguration = TestPlatform.configuration(),
+        live: Bool = false,
         _ body: @Sendable (TestPlatform) async throws -> Result
     ) async throws -> Result {
         try await backend.withDatabase { database in
-            try await Self.run(database: database, configuration: configuration, body)
+            try await Self.run(database: database, configuration: configuration, live: live, body)
         }
     }
 
@@ -43,6 +45,7 @@ public struct TestPlatform: Sendable {
     public static func run<Result: Sendable>(
         database: any Database,
         configuration: PlatformConfiguration = TestPlatform.configuration(),
+        live: Bool = false,
         _ body: @Sendable (TestPlatform) async throws -> Result
     ) async throws -> Result {
         let platform = try await Platform.prepare(database: database, configuration: configuration, logger: TestBackend.logger)
@@ -50,7 +53,7 @@ public struct TestPlatform: Sendable {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for service in platform.services { group.addTask { try await service.run() } }
             defer { group.cancelAll() }
-            return try await app.test(.router) { client in
+            return try await app.test(live ? .live : .router) { client in
             let signin = try await client.json(.post, "/users/signin", body: ["email": configuration.adminEmail!, "password": configuration.adminPassword!])
             guard let token = signin["token"] as? String else { throw TestFailure("admin sign-in failed: \(signin)") }
             return try await body(TestPlatform(platform: platform, client: client, adminToken: token))

@@ -105,13 +105,3 @@ struct MQTTIngestTests {
         }
     }
 }
-
-enum MQTTTestBroker {
-    static var url: String? {
-        let url = ProcessInfo.processInfo.environment["CMC_TEST_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if url == nil, ProcessInfo.processInfo.environment["CMC_REQUIRE_MQTT"] == "1" {
-            fatalError("CMC_REQUIRE_MQTT=1 but CMC_TEST_MQTT_URL is not set")
-        }
-        return url
-    }
-}

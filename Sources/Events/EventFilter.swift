@@ -1,0 +1,68 @@
+import Auth
+import CMCCore
+
+/// What a subscriber wants to hear about, and what it is allowed to.
+public struct EventFilter: Sendable, Equatable {
+    public struct BoundingBox: Sendable, Equatable {
+        public let minLon: Double, minLat: Double, maxLon: Double, maxLat: Double
+
+        public init(minLon: Double, minLat: Double, maxLon: Double, maxLat: Double) {
+            self.minLon = minLon
+            self.minLat = minLat
+            self.maxLon = maxLon
+            self.maxLat = maxLat
+        }
+
+        /// `minLon,minLat,maxLon,maxLat`, the order of GeoJSON and most map libraries.
+        public init(parsing text: String, field: String) throws {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+            guard parts.count == 4, let minLon = parts[0], let minLat = parts[1], let maxLon = parts[2], let maxLat = parts[3],
+                  (-180...180).contains(minLon), (-180...180).contains(maxLon), (-90...90).contains(minLat), (-90...90).contains(maxLat),
+                  minLon <= maxLon, minLat <= maxLat
+            else {
+                throw APIError.invalid(field, "must be 'minLon,minLat,maxLon,maxLat' in degrees, e.g. 9.10,39.20,9.14,39.23")
+            }
+            self.init(minLon: minLon, minLat: minLat, maxLon: maxLon, maxLat: maxLat)
+        }
+
+        func contains(_ location: Event.Location) -> Bool {
+            (minLat...maxLat).contains(location.lat) && (minLon...maxLon).contains(location.lon)
+        }
+    }
+
+    /// Who is listening: everything, or one user's devices plus the public ones (nil user: only public).
+    public enum Viewer: Sendable, Equatable {
+        case everything
+        case user(String?)
+
+        public init(_ principal: Principal?) {
+            if let principal, principal.isPrivileged { self = .everything } else { self = .user(principal?.actingUserID) }
+        }
+    }
+
+    public var viewer: Viewer
+    public var kinds: Set<Event.Kind>?
+    public var categories: Set<String>?
+    public var devices: Set<String>?
+    public var boundingBox: BoundingBox?
+
+    public init(viewer: Viewer, kinds: Set<Event.Kind>? = nil, categories: Set<String>? = nil, devices: Set<String>? = nil,
+                boundingBox: BoundingBox? = nil) {
+        self.viewer = viewer
+        self.kinds = kinds
+        self.categories = categories
+        self.devices = devices
+        self.boundingBox = boundingBox
+    }
+
+    public func admits(_ event: Event) -> Bool {
+        if case .user(let user) = viewer, !event.isPublic, event.owner != user { return false }
+        if let kinds, !kinds.contains(event.kind) { return false }
+        if let categories, !categories.contains(event.category) { return false }
+        if let devices, !devices.contains(event.device) { return false }
+        if let boundingBox {
+            guard let location = event.location, boundingBox.contains(location) else { return false }
+        }
+        return true
+    }
+}
