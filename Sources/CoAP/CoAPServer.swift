@@ -13,6 +13,9 @@ import Glibc
 /// request is handed to the async `handler` at once and answered as a separate response when the
 /// handler returns (libcoap's async support): the loop never waits for storage, and a
 /// confirmable request is acknowledged right away so the device does not retransmit meanwhile.
+///
+/// Run one per process: libcoap 4.3 keeps process-wide state, and two contexts on two threads
+/// were seen to lose an answer under load.
 public final class CoAPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (CoAPRequest) async -> CoAPResponse
     /// The pre-shared key of a DTLS identity, or nil to refuse the handshake. Called on the I/O

@@ -7,6 +7,8 @@ struct CoAPClient: Sendable {
 
     let port: UInt16
     let securePort: UInt16
+    /// Seconds coap-client waits for an answer.
+    static let patience = 8
 
     struct Result {
         /// The response code when it is an error (`4.01`); nil for a success.
@@ -15,8 +17,8 @@ struct CoAPClient: Sendable {
         let status: Int32
     }
 
-    func post(_ path: String, _ payload: String, identity: String? = nil, key: String? = nil) async throws -> Result {
-        try await run(["-m", "post", "-e", payload], path: path, identity: identity, key: key)
+    func post(_ path: String, _ payload: String, identity: String? = nil, key: String? = nil, patience: Int = Self.patience) async throws -> Result {
+        try await run(["-m", "post", "-e", payload], path: path, identity: identity, key: key, patience: patience)
     }
 
     func get(_ path: String, identity: String? = nil, key: String? = nil) async throws -> Result {
@@ -25,10 +27,10 @@ struct CoAPClient: Sendable {
 
     /// Waits for the process without holding a thread of the cooperative pool, which the server
     /// under test needs to answer.
-    private func run(_ arguments: [String], path: String, identity: String?, key: String?) async throws -> Result {
+    private func run(_ arguments: [String], path: String, identity: String?, key: String?, patience: Int = Self.patience) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.path)
-        var arguments = arguments + ["-B", "8"]
+        var arguments = arguments + ["-B", "\(patience)"]
         if let identity, let key {
             arguments += ["-u", identity, "-k", key, "coaps://127.0.0.1:\(securePort)\(path)"]
         } else {
@@ -38,13 +40,16 @@ struct CoAPClient: Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        let started = ContinuousClock.now
         let data: Data = try await withCheckedThrowingContinuation { done in
             process.terminationHandler = { _ in done.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
             do { try process.run() } catch { done.resume(throwing: error) }
         }
         let output = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         // coap-client prints an error response as "4.01 <diagnostic>".
-        let code = output.range(of: #"^[45]\.\d\d"#, options: .regularExpression).map { String(output[$0]) }
+        var code = output.range(of: #"^[45]\.\d\d"#, options: .regularExpression).map { String(output[$0]) }
+        // coap-client exits 0 when it gives up waiting, too.
+        if code == nil, ContinuousClock.now - started >= .seconds(patience) { code = "no answer" }
         return Result(code: code, output: output, status: process.terminationStatus)
     }
 
