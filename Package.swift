@@ -113,6 +113,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Webhooks: events POSTed to subscribers' URLs, signed, retried.
+        .target(
+            name: "Webhooks",
+            dependencies: [
+                "CMCCore", "Auth", "Events",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Devices",
             dependencies: [
@@ -173,7 +190,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events",
+                "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events", "Webhooks",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -217,6 +234,7 @@ let package = Package(
         serviceTests("Platform"),
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
         serviceTests("CoAPConnector"),
+        serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),
         serviceTests("Events", extra: [
             "MQTT",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

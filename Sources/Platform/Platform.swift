@@ -12,6 +12,7 @@ import MQTTConnector
 import CoAP
 import CoAPConnector
 import Events
+import Webhooks
 import HummingbirdWebSocket
 import Users
 
@@ -29,6 +30,7 @@ public struct Platform: Sendable {
     public let readings: any ReadingRepository
     /// Every device change and reading, for `/events`, the broker and webhooks.
     public let events: EventBus
+    public let webhooks: WebhookController
     /// Background work beside the HTTP server: the MQTT and CoAP ingests, the broker's account manager.
     public let services: [any Service]
     let logger: Logger
@@ -36,6 +38,7 @@ public struct Platform: Sendable {
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
     public static let routes: [Route] = SystemRoutes.routes + AuthController.routes + UserController.routes + AppController.routes
         + DeviceController.routes + HistoryController.routes + EventController.routes
+        + WebhookController.routes
 
     /// Migrates the database, loads keys and rules, and creates the first admin if configured.
     public static func prepare(database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws -> Platform {
@@ -78,6 +81,9 @@ public struct Platform: Sendable {
                                        devices: deviceRepository, readings: readings, events: events, logger: logger))
             services.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
         }
+        let webhookRepository = WebhookRepository(database: database)
+        let dispatcher = WebhookDispatcher(repository: webhookRepository, bus: events, policy: configuration.webhookPolicy, logger: logger)
+        services.append(dispatcher)
         let coapKeys = CoAPKeys(database: database)
         accounts["coap"] = coapKeys
         if let port = configuration.coapPort {
@@ -98,7 +104,8 @@ public struct Platform: Sendable {
                                       commands: commands, channels: channels, events: events),
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
-            readings: readings, events: events, services: services, logger: logger
+            readings: readings, events: events,
+            webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), services: services, logger: logger
         )
     }
 
@@ -115,6 +122,7 @@ public struct Platform: Sendable {
         devices.addRoutes(to: router.group("devices"))
         history.addRoutes(to: router.group("history"))
         EventController(bus: events).addRoutes(to: router.group("events"))
+        webhooks.addRoutes(to: router.group("subscriptions"))
         return router
     }
 

@@ -1,6 +1,7 @@
 import CMCCore
 import Foundation
 import Logging
+import Webhooks
 
 /// Settings read from `CMC_*` environment variables, with defaults for a single-machine platform.
 public struct PlatformConfiguration: Sendable {
@@ -21,6 +22,8 @@ public struct PlatformConfiguration: Sendable {
     /// UDP port of the CoAP server and of CoAP over DTLS; the server runs when `coapPort` is set.
     public var coapPort: UInt16?
     public var coapsPort: UInt16?
+    /// Retries and patience for webhook deliveries.
+    public var webhookPolicy = WebhookDispatcher.Policy()
 
     public init() {}
 

@@ -19,7 +19,7 @@ struct CMC: AsyncParsableCommand {
 
 /// Shared by every command that touches the database.
 struct Environment {
-    let configuration: PlatformConfiguration
+    var configuration: PlatformConfiguration
     let logger: Logger
 
     init(databaseURL: String? = nil) throws {

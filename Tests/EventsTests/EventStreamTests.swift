@@ -116,20 +116,14 @@ struct EventStreamTests {
         let device = "meter-\(UUID().uuidString.prefix(8).lowercased())"
         try await TestPlatform.run(.sqlite, configuration: configuration) { t in
             let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-            let subscriber = Process()
-            subscriber.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
-            subscriber.arguments = ["-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-                                    "-t", "cmc/events/energy/\(device)/#", "-v", "-C", "2", "-W", "20"]
-            let output = Pipe()
-            subscriber.standardOutput = output
-            let finished: Task<String, Never> = Task.detached {
-                String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            }
-            try subscriber.run()
+            let subscriber = try ExternalProcess("/usr/bin/mosquitto_sub", [
+                "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
+                "-t", "cmc/events/energy/\(device)/#", "-v", "-C", "2", "-W", "20",
+            ], captureErrors: false)
             try await Task.sleep(for: .milliseconds(500))
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": device, "category": "energy", "connector": "http"], expect: .created)
             try await t.client.json(.post, "/devices/\(device)/data", token: t.adminToken, body: ["values": ["kwh": 3]], expect: .created)
-            let lines = await finished.value.split(separator: "\n").map(String.init)
+            let lines = await subscriber.finished().output.split(separator: "\n").map(String.init)
             #expect(lines.count == 2, "\(lines)")
             #expect(lines.first?.hasPrefix("cmc/events/energy/\(device)/created {") == true)
             #expect(lines.last?.hasPrefix("cmc/events/energy/\(device)/reading {") == true)

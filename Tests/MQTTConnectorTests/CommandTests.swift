@@ -12,16 +12,12 @@ struct CommandTests {
     static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
 
     /// Starts `mosquitto_sub` as the device, printing `topic payload` for `count` commands.
-    static func listen(as username: String, password: String, count: Int) throws -> (Process, Pipe) {
+    static func listen(as username: String, password: String, count: Int) throws -> ExternalProcess {
         let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
-        process.arguments = ["-h", endpoint.host, "-p", "\(endpoint.port)", "-u", username, "-P", password, "-q", "1",
-                             "-t", "cmc/devices/\(username)/commands/+", "-C", "\(count)", "-v", "-W", "20"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        return (process, output)
+        return try ExternalProcess("/usr/bin/mosquitto_sub", [
+            "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", username, "-P", password, "-q", "1",
+            "-t", "cmc/devices/\(username)/commands/+", "-C", "\(count)", "-v", "-W", "20",
+        ], captureErrors: false)
     }
 
     @Test("a command reaches the device, its acknowledgement or silence settles it", arguments: TestBackend.all)
@@ -30,14 +26,14 @@ struct CommandTests {
             let id = "door-\(UUID().uuidString.prefix(8).lowercased())"
             let created = try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": id, "category": "intercom", "connector": "mqtt"], expect: .created)
             let password = try #require((created["credentials"] as? [String: Any])?["password"] as? String)
-            let (listener, output) = try Self.listen(as: id, password: password, count: 2)
+            let listener = try Self.listen(as: id, password: password, count: 2)
             try await Task.sleep(for: .milliseconds(500))  // let the device's subscription land
 
             let sent = try await t.client.json(.post, "/devices/\(id)/commands", token: t.adminToken,
                                                body: ["name": "open", "params": ["seconds": 3], "timeoutMs": 10_000], expect: .accepted)
             #expect(sent["status"] as? String == "delivered")
             let commandID = try #require(sent["id"] as? String)
-            #expect(try BrokerAccountTests.publish(as: id, password: password, topic: "cmc/devices/\(id)/commands/\(commandID)/ack",
+            #expect(try await BrokerAccountTests.publish(as: id, password: password, topic: "cmc/devices/\(id)/commands/\(commandID)/ack",
                                                    message: #"{"ok":true,"result":{"opened":true}}"#) == 0)
             let acked = try await t.client.json(.get, "/devices/\(id)/commands/\(commandID)?wait=true", token: t.adminToken)
             #expect(acked["status"] as? String == "acked")
@@ -51,8 +47,7 @@ struct CommandTests {
             #expect(expired["status"] as? String == "expired")
             #expect(ContinuousClock.now - started < .seconds(5))
 
-            listener.waitUntilExit()
-            let received = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let received = await listener.finished().output
             #expect(received.contains("cmc/devices/\(id)/commands/\(commandID) "))
             #expect(received.contains(#""name":"open""#))
             #expect(received.contains(#""seconds":3"#))

@@ -11,19 +11,13 @@ import Testing
 @Suite("MQTT ingest", .enabled(if: MQTTTestBroker.url != nil))
 struct MQTTIngestTests {
     /// Publishes each line of `messages` to `topic` with QoS 1 through `mosquitto_pub`.
-    static func publish(_ messages: [String], topic: String, whole: Bool = false) throws {
+    static func publish(_ messages: [String], topic: String, whole: Bool = false) async throws {
         let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        process.arguments = ["-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-                             "-q", "1", "-t", topic, whole ? "-s" : "-l"]
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        input.fileHandleForWriting.write(Data((messages.joined(separator: "\n") + "\n").utf8))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let outcome = try await ExternalProcess.run("/usr/bin/mosquitto_pub", [
+            "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
+            "-q", "1", "-t", topic, whole ? "-s" : "-l",
+        ], input: Data((messages.joined(separator: "\n") + "\n").utf8))
+        #expect(outcome.status == 0, "\(outcome.output)")
     }
 
     static func configuration() -> PlatformConfiguration {
@@ -62,9 +56,9 @@ struct MQTTIngestTests {
             try await Self.withIngest(t, clientID: "test-\(UUID().uuidString)", root: root) {
                 // Refused messages first: the broker delivers in order, so once the valid readings
                 // below are stored, these have been handled too.
-                try Self.publish([#"{"values":{"kwh":9}}"#], topic: "\(root)/devices/no-such-device/data")
-                try Self.publish([#"{"values":{"blob":""# + String(repeating: "x", count: 1_200_000) + #""}}"#], topic: "\(root)/devices/meter-1/data", whole: true)
-                try Self.publish([
+                try await Self.publish([#"{"values":{"kwh":9}}"#], topic: "\(root)/devices/no-such-device/data")
+                try await Self.publish([#"{"values":{"blob":""# + String(repeating: "x", count: 1_200_000) + #""}}"#], topic: "\(root)/devices/meter-1/data", whole: true)
+                try await Self.publish([
                     #"{"values":{"kwh":1.5}}"#,
                     #"[{"ts":"2026-01-01T00:00:00Z","values":{"kwh":1}},{"ts":"2026-01-01T00:01:00Z","values":{"kwh":2}}]"#,
                     #"{"values":"#,
@@ -96,7 +90,7 @@ struct MQTTIngestTests {
             // The first run makes the broker keep a session for this client id.
             try await Self.withIngest(t, clientID: clientID, root: root) {}
             let start = 1_767_225_600  // 2026-01-01
-            try Self.publish((0..<1000).map { #"{"ts":\#(start + $0),"values":{"flow":\#($0)}}"# }, topic: "\(root)/devices/loop-7/data")
+            try await Self.publish((0..<1000).map { #"{"ts":\#(start + $0),"values":{"flow":\#($0)}}"# }, topic: "\(root)/devices/loop-7/data")
             try await Self.withIngest(t, clientID: clientID, root: root) {
                 let readings = try await Self.waitFor(1000, device: "loop-7", t)
                 #expect(readings.count == 1000)

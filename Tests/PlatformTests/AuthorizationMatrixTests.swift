@@ -34,7 +34,9 @@ struct AuthorizationMatrixTests {
 
             var checked = 0
             for route in Platform.routes where !(route.method == "DELETE" && route.path == "/auth/rules") {
-                let uri = route.path.replacingOccurrences(of: "{id}", with: "missing").replacingOccurrences(of: "{deviceId}", with: "missing")
+                var uri = route.path.replacingOccurrences(of: "{id}", with: "missing").replacingOccurrences(of: "{deviceId}", with: "missing")
+                // The event streams never end; a bad filter makes them answer 400 once the rule has passed.
+                if route.path.hasPrefix("/events") { uri += "?bbox=none" }
                 let body: Any? = ["POST", "PUT", "PATCH"].contains(route.method) ? [String: Any]() : nil
                 for caller in Caller.allCases {
                     let reply = try await t.client.send(.init(rawValue: route.method)!, uri, token: tokens[caller], body: body)

@@ -9,19 +9,14 @@ import Testing
 struct CommandLineTests {
     static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
 
-    static func cmc(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = TestBackend.migrationsDirectory.deletingLastPathComponent()
-        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["CMC_BCRYPT_COST": "4", "CMC_LOG_LEVEL": "error"]) { a, _ in a }) { _, b in b }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func cmc(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let process = try ExternalProcess(
+            binary, arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment.merging(["CMC_BCRYPT_COST": "4", "CMC_LOG_LEVEL": "error"]) { a, _ in a }) { _, b in b },
+            directory: TestBackend.migrationsDirectory.deletingLastPathComponent()
+        )
+        let outcome = await process.finished()
+        return (outcome.status, outcome.output)
     }
 
     @Test("migrate, admin create and token microservice work on a new SQLite file",
@@ -31,17 +26,17 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = "sqlite:\(directory.path)/cmc.sqlite"
 
-        let migrate = try Self.cmc(["migrate", "--database", url])
+        let migrate = try await Self.cmc(["migrate", "--database", url])
         #expect(migrate.status == 0, "\(migrate.output)")
         let count = try Migrations(directory: TestBackend.migrationsDirectory, dialect: .sqlite).files.count
         #expect(migrate.output.contains("\(count) migrations applied"))
 
-        let admin = try Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
+        let admin = try await Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
         #expect(admin.status == 0, "\(admin.output)")
-        let again = try Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
+        let again = try await Self.cmc(["admin", "create", "--email", "ops@city.example", "--password", "long-enough-pw", "--database", url])
         #expect(again.status != 0, "a second account with the same email is refused")
 
-        let token = try Self.cmc(["token", "microservice", "persistence", "--database", url])
+        let token = try await Self.cmc(["token", "microservice", "persistence", "--database", url])
         #expect(token.status == 0, "\(token.output)")
         let jwt = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
 
@@ -58,7 +53,7 @@ struct CommandLineTests {
             #expect(me["role"] as? String == "admin")
         }
 
-        let bad = try Self.cmc(["token", "microservice", "no spaces!", "--database", url])
+        let bad = try await Self.cmc(["token", "microservice", "no spaces!", "--database", url])
         #expect(bad.status != 0)
     }
 }

@@ -1,0 +1,96 @@
+import Auth
+import CMCCore
+import Events
+import Foundation
+import Hummingbird
+
+/// `/subscriptions`: webhooks. Each receives the events its filter admits among the devices its
+/// creator may read, POSTed as JSON with an `X-CMC-Signature: sha256=...` header over the body.
+public struct WebhookController: Sendable {
+    let repository: WebhookRepository
+    let dispatcher: WebhookDispatcher
+
+    public init(repository: WebhookRepository, dispatcher: WebhookDispatcher) {
+        self.repository = repository
+        self.dispatcher = dispatcher
+    }
+
+    public static let routes: [Route] = [
+        Route("POST", "/subscriptions", allow: Audience.signedIn),
+        Route("GET", "/subscriptions", allow: Audience.signedIn),
+        Route("GET", "/subscriptions/{id}", allow: Audience.signedIn),
+        Route("DELETE", "/subscriptions/{id}", allow: Audience.signedIn),
+    ]
+
+    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
+        group.post(use: create)
+        group.get(use: list)
+        group.get("{id}", use: get)
+        group.delete("{id}", use: delete)
+    }
+
+    struct Answer: JSONWritable {
+        let webhooks: [(Webhook, WebhookDispatcher.Counts)]
+        let withSecret: Bool
+        let single: Bool
+
+        func write(to writer: inout JSONWriter) {
+            if single, let (webhook, counts) = webhooks.first {
+                webhook.write(to: &writer, withSecret: withSecret, deliveries: counts)
+                return
+            }
+            writer.object { w in
+                w.key("subscriptions")
+                w.array(webhooks) { w, item in item.0.write(to: &w, withSecret: false, deliveries: item.1) }
+            }
+        }
+
+        func response(status: HTTPResponse.Status = .ok) -> Response {
+            var writer = JSONWriter()
+            write(to: &writer)
+            return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+        }
+    }
+
+    @Sendable func create(_ request: Request, context: CMCRequestContext) async throws -> Response {
+        let caller = try context.requirePrincipal()
+        let body = try await request.decodeJSON(as: WebhookRegistration.self)
+        let webhook = Webhook(
+            id: UUID().uuidString.lowercased(), url: body.url, filter: try body.filter.filter(viewer: .init(caller)),
+            secret: RandomToken.make(bytes: 32), createdBy: caller.subject, status: .active, consecutiveFailures: 0,
+            lastError: nil, lastFailureAt: nil, createdAt: .now()
+        )
+        try await repository.insert(webhook)
+        dispatcher.add(webhook)
+        return Answer(webhooks: [(webhook, .init())], withSecret: true, single: true).response(status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> Response {
+        let caller = try context.requirePrincipal()
+        _ = try QueryParameters(request, allowed: [])
+        let mine = try await repository.all().filter { caller.isPrivileged || $0.createdBy == caller.subject }
+        return Answer(webhooks: mine.map { dispatcher.current(id: $0.id) ?? ($0, .init()) }, withSecret: false, single: false).response()
+    }
+
+    func visible(_ context: CMCRequestContext) async throws -> Webhook {
+        let caller = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        guard let webhook = try await repository.find(id: id), caller.isPrivileged || webhook.createdBy == caller.subject else {
+            throw APIError.notFound("no subscription \(id)")
+        }
+        return webhook
+    }
+
+    @Sendable func get(_ request: Request, context: CMCRequestContext) async throws -> Response {
+        let webhook = try await visible(context)
+        return Answer(webhooks: [dispatcher.current(id: webhook.id) ?? (webhook, .init())], withSecret: false, single: true).response()
+    }
+
+    @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
+        let webhook = try await visible(context)
+        try await repository.delete(id: webhook.id)
+        dispatcher.remove(id: webhook.id)
+        return .noContent
+    }
+}

@@ -1,0 +1,230 @@
+import ArgumentParser
+import Auth
+import CMCCore
+import Devices
+import Foundation
+import Hummingbird
+import Logging
+import MQTT
+import NIOCore
+import NIOEmbedded
+import Platform
+import ServiceLifecycle
+
+/// Readings durably stored per second over MQTT and CoAP, each beside the rate of the same
+/// traffic without the platform, measured in the same run with the same tools: Mosquitto's own
+/// `mosquitto_pub` into `mosquitto_sub`, and `coap-client` against libcoap's own `coap-server`.
+struct IngestBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ingest", abstract: "Time MQTT and CoAP ingest against the raw broker and CoAP rates.")
+
+    @Option(help: "Broker URL with the platform's admin account (make run's broker: see data/mosquitto).") var mqtt: String
+    @Option(help: "Devices publishing at once (one mosquitto_pub each).") var devices = 20
+    @Option(help: "MQTT readings in all (QoS 1).") var readings = 100_000
+    @Option(help: "CoAP requests in all, one reading each.") var coapRequests = 2000
+    @Option(help: "coap-client processes at once.") var coapConcurrency = 16
+    @Option(help: "Database URL; a fresh SQLite file when omitted.") var database: String?
+
+    func run() async throws {
+        var url = database
+        var scratch: URL?
+        if url == nil {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-bench-\(UUID().uuidString)")
+            scratch = directory
+            url = "sqlite:\(directory.path)/bench.sqlite"
+        }
+        defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+        var environment = try Environment(databaseURL: url)
+        environment.configuration.mqttURL = mqtt
+        environment.configuration.mqttClientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
+        environment.configuration.coapPort = try Tools.freeUDPPort()
+        environment.configuration.coapsPort = nil
+        environment.configuration.logLevel = .error
+        let endpoint = try MQTTEndpoint(url: mqtt)
+        let options = self
+        let coapPort = environment.configuration.coapPort!
+        let payloadSize = Self.line(device: 0, index: 0).utf8.count
+
+        print("MQTT, QoS 1, \(readings) readings of \(payloadSize) bytes from \(devices) publishers")
+        let raw = try await options.rawBroker(endpoint)
+        print(String(format: "  broker alone (mosquitto_pub -> mosquitto_sub): %8.0f messages/s", raw))
+        let coapRaw = try await options.rawCoAP()
+
+        try await environment.withPlatform { platform in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for service in platform.services { group.addTask { try await service.run() } }
+                defer { group.cancelAll() }
+                try await Task.sleep(for: .seconds(1))  // the ingest's subscription
+                let stored = try await options.platformMQTT(platform, endpoint)
+                print(String(format: "  platform (stored durably, %@):   %8.0f readings/s = %.2f of the broker alone",
+                             platform.database.dialect.rawValue, stored, stored / raw))
+                print("\nCoAP, confirmable POSTs, \(options.coapRequests) requests from \(options.coapConcurrency) coap-client processes at a time")
+                print(String(format: "  libcoap's coap-server alone (PUT /example_data):   %8.0f requests/s", coapRaw))
+                let coap = try await options.platformCoAP(platform, port: coapPort)
+                print(String(format: "  platform (stored durably, %@):          %8.0f readings/s = %.2f of coap-server alone",
+                             platform.database.dialect.rawValue, coap, coap / coapRaw))
+            }
+        }
+    }
+
+    static func line(device: Int, index: Int) -> String {
+        // Distinct times, so no reading is a repeat of another.
+        let ts = Timestamp(microseconds: 1_767_225_600_000_000 + Int64(device) * 1_000_000_000 + Int64(index) * 1000)
+        return #"{"ts":"\#(ts)","values":{"flow":\#(600 + index % 400),"speed":\#(30 + index % 40).5}}"#
+    }
+
+    func lines(device: Int) -> Data {
+        let count = readings / devices + (device < readings % devices ? 1 : 0)
+        return Data((0..<count).map { Self.line(device: device, index: $0) + "\n" }.joined().utf8)
+    }
+
+    func publishers(_ endpoint: MQTTEndpoint, topic: (Int) -> String) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for device in 0..<devices {
+                let arguments = ["-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
+                                 "-q", "1", "-t", topic(device), "-l"]
+                let input = lines(device: device)
+                group.addTask { try await Tools.run("/usr/bin/mosquitto_pub", arguments, input: input) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func rawBroker(_ endpoint: MQTTEndpoint) async throws -> Double {
+        let root = "bench/raw/\(UUID().uuidString.prefix(8))"
+        let subscriber = Task {
+            try await Tools.run("/usr/bin/mosquitto_sub", ["-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "",
+                                                           "-P", endpoint.password ?? "", "-q", "1", "-t", "\(root)/#", "-C", "\(readings)", "-W", "600"],
+                            input: nil)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let start = ContinuousClock.now
+        try await publishers(endpoint) { "\(root)/d\($0)" }
+        try await subscriber.value
+        return Double(readings) / (ContinuousClock.now - start).seconds
+    }
+
+    func platformMQTT(_ platform: Platform, _ endpoint: MQTTEndpoint) async throws -> Double {
+        let now = Timestamp.now()
+        try await platform.deviceRepository.insert(contentsOf: (0..<devices).map {
+            Device(id: "bench-\($0)", category: "traffic", connector: "bench", location: nil, nickname: nil, public: false,
+                   metadata: [:], ownerID: "bench", createdAt: now, updatedAt: now)
+        })
+        let start = ContinuousClock.now
+        try await publishers(endpoint) { "cmc/devices/bench-\($0)/data" }
+        let deadline = ContinuousClock.now + .seconds(600)
+        while try await storedCount(platform) < readings {
+            guard ContinuousClock.now < deadline else { throw ValidationError("only \(try await storedCount(platform)) of \(readings) stored") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return Double(readings) / (ContinuousClock.now - start).seconds
+    }
+
+    func storedCount(_ platform: Platform) async throws -> Int {
+        Int(try await platform.database.query("SELECT COUNT(*) AS n FROM readings").first?.int("n") ?? 0)
+    }
+
+    func rawCoAP() async throws -> Double {
+        let port = try Tools.freeUDPPort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/coap-server-openssl")
+        server.arguments = ["-A", "127.0.0.1", "-p", "\(port)"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        try await Task.sleep(for: .milliseconds(500))
+        return try await coapLoad { index in
+            ["-m", "put", "-e", Self.line(device: 0, index: index), "coap://127.0.0.1:\(port)/example_data"]
+        }
+    }
+
+    func platformCoAP(_ platform: Platform, port: UInt16) async throws -> Double {
+        // Devices registered through the API, which issues their keys.
+        let token = try await platform.authority.issue(kind: .microservice, subject: "bench", lifetime: .seconds(3600))
+        let responder = platform.router().buildResponder()
+        let channel = EmbeddedChannel()
+        var keys: [String] = []
+        for device in 0..<coapConcurrency {
+            let body = #"{"id":"coap-\#(device)","category":"parking","connector":"coap"}"#
+            let request = Request(
+                head: .init(method: .post, scheme: "http", authority: "localhost", path: "/devices",
+                            headerFields: [.authorization: "Bearer \(token.token)", .contentType: "application/json"]),
+                body: .init(buffer: ByteBuffer(string: body))
+            )
+            let response = try await responder.respond(to: request, context: CMCRequestContext(source: .init(channel: channel, logger: Logger(label: "bench"))))
+            let collector = CollectingWriter()
+            try await response.body.write(collector)
+            let json = try JSONSerialization.jsonObject(with: Data(collector.bytes)) as? [String: Any]
+            guard let key = (json?["credentials"] as? [String: Any])?["password"] as? String else { throw ValidationError("registering a CoAP device failed") }
+            keys.append(key)
+        }
+        let before = try await storedCount(platform)
+        let issued = keys
+        let rate = try await coapLoad { index in
+            let device = index % issued.count
+            return ["-m", "post", "-e", Self.line(device: 1000 + device, index: index), "coap://127.0.0.1:\(port)/d/coap-\(device)/data?k=\(issued[device])"]
+        }
+        let stored = try await storedCount(platform) - before
+        guard stored == coapRequests else { throw ValidationError("CoAP: \(stored) of \(coapRequests) readings stored") }
+        return rate
+    }
+
+    /// Runs `coapRequests` coap-client processes, `coapConcurrency` at a time; requests per second.
+    func coapLoad(_ arguments: @escaping @Sendable (Int) -> [String]) async throws -> Double {
+        let start = ContinuousClock.now
+        let total = coapRequests, width = coapConcurrency
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<width {
+                group.addTask {
+                    for index in stride(from: worker, to: total, by: width) {
+                        try await Tools.run("/usr/bin/coap-client-openssl", ["-B", "10"] + arguments(index), input: nil)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(total) / (ContinuousClock.now - start).seconds
+    }
+}
+
+/// Keeps a response body (a class, so the bytes outlive the writer handed to the body).
+final class CollectingWriter: ResponseBodyWriter {
+    var bytes: [UInt8] = []
+    func write(_ buffer: ByteBuffer) async throws { bytes += buffer.readableBytesView }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// External tools, waited for without holding a thread of the cooperative pool.
+enum Tools {
+    static func run(_ path: String, _ arguments: [String], input: Data?) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        let pipe = input.map { _ in Pipe() }
+        if let pipe { process.standardInput = pipe }
+        let status: Int32 = try await withCheckedThrowingContinuation { done in
+            process.terminationHandler = { done.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { done.resume(throwing: error) }
+            if let pipe, let input {
+                pipe.fileHandleForWriting.write(input)
+                try? pipe.fileHandleForWriting.close()
+            }
+        }
+        guard status == 0 else { throw ValidationError("\(path) exited with \(status)") }
+    }
+
+    static func freeUDPPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw ValidationError("no free UDP port") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+}
