@@ -57,6 +57,7 @@ struct DeviceResources: Sendable {
     let problems: ProblemLog
 
     func answer(_ request: CoAPRequest) async -> CoAPResponse {
+        Counter(label: "cmc_coap_requests_total", dimensions: [("method", request.method.rawValue)]).increment()
         let path = request.path
         guard path.count == 3 || path.count == 4, path[0] == "d", path[2] == "data", path.count == 3 || path[3] == "latest" else {
             return .error(404, "no resource /\(path.joined(separator: "/")); devices use /d/{id}/data and /d/{id}/data/latest")

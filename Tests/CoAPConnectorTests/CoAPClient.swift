@@ -8,7 +8,7 @@ struct CoAPClient: Sendable {
     let port: UInt16
     let securePort: UInt16
     /// Seconds coap-client waits for an answer.
-    static let patience = 8
+    static let patience = 30
 
     struct Result {
         /// The response code when it is an error (`4.01`); nil for a success.

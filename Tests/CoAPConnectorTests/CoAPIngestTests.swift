@@ -128,7 +128,8 @@ struct CoAPIngestTests {
                 }
                 return try await group.reduce(into: [String?]()) { $0.append($1) }
             }
-            #expect(codes.allSatisfy { $0 == nil }, "\(codes)")
+            let metrics = try await t.client.send(.get, "/metrics").text
+            #expect(codes.allSatisfy { $0 == nil }, "\(codes.enumerated().filter { $0.element != nil }) \(metrics.split(separator: "\n").filter { $0.hasPrefix("cmc_coap") })")
             let page = try await t.client.json(.get, "/history?category=bikesharing&limit=1000", token: t.adminToken)
             #expect((page["readings"] as? [[String: Any]])?.count == 100)
         }
