@@ -78,11 +78,12 @@ run: release broker
 	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD=$(CMC_ADMIN_PASSWORD) \
 		CMC_MQTT_URL="mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883" .build/release/cmc serve
 
-## Geo query benchmark: 440,000 devices, index against a full scan, on SQLite then PostgreSQL.
-bench: release postgres
+## Benchmarks: geo queries over 440,000 devices (SQLite, then PostgreSQL); MQTT and CoAP ingest.
+bench: release postgres broker
 	.build/release/cmc bench geo --devices 440000
 	@su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_bench"
 	.build/release/cmc bench geo --devices 440000 --database "postgres://postgres:cmc@127.0.0.1:5432/cmc_bench"
+	.build/release/cmc bench ingest --mqtt "mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883"
 
 clean:
 	rm -rf .build data

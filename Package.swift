@@ -204,7 +204,7 @@ let package = Package(
         .executableTarget(
             name: "cmc",
             dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices", "MQTT",
+                "Platform", "CMCCore", "Auth", "Users", "Devices", "MQTT", "CoAP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -233,7 +233,7 @@ let package = Package(
         serviceTests("History"),
         serviceTests("Platform"),
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
-        serviceTests("CoAPConnector"),
+        serviceTests("CoAPConnector", extra: ["CoAP"]),
         serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),
         serviceTests("Events", extra: [
             "MQTT",

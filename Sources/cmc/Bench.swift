@@ -24,18 +24,12 @@ struct GeoBench: AsyncParsableCommand {
     @Option(help: "Devices per answer (the API's default page is 100).") var limit = 100
 
     func run() async throws {
-        var url = database
-        var scratch: URL?
-        if url == nil {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-bench-\(UUID().uuidString)")
-            scratch = directory
-            url = "sqlite:\(directory.path)/bench.sqlite"
-        }
-        defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
-        let environment = try Environment(databaseURL: url)
-        let options = self
-        try await environment.withPlatform { platform in
-            try await options.measure(platform)
+        try await withBenchDatabase(database) { url in
+            let environment = try Environment(databaseURL: url)
+            let options = self
+            try await environment.withPlatform { platform in
+                try await options.measure(platform)
+            }
         }
     }
 
@@ -127,6 +121,14 @@ struct GeoBench: AsyncParsableCommand {
     }
 
     var environmentLogger: Logger { Logger(label: "cmc.bench") }
+}
+
+/// Runs `body` on the given database URL, or on a fresh SQLite file removed afterwards.
+func withBenchDatabase(_ database: String?, _ body: (String) async throws -> Void) async throws {
+    if let database { return try await body(database) }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-bench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try await body("sqlite:\(directory.path)/bench.sqlite")
 }
 
 struct DiscardingWriter: ResponseBodyWriter {

@@ -20,7 +20,7 @@ struct CMC: AsyncParsableCommand {
 /// Shared by every command that touches the database.
 struct Environment {
     var configuration: PlatformConfiguration
-    let logger: Logger
+    var logger: Logger
 
     init(databaseURL: String? = nil) throws {
         var configuration = try PlatformConfiguration(environment: ProcessInfo.processInfo.environment)

@@ -1,4 +1,5 @@
 import CMCTesting
+import CoAP
 import Foundation
 import Platform
 import Testing
@@ -9,8 +10,8 @@ import Testing
 struct CoAPIngestTests {
     static func configuration() throws -> PlatformConfiguration {
         var configuration = TestPlatform.configuration()
-        configuration.coapPort = try CoAPClient.freeUDPPort()
-        configuration.coapsPort = try CoAPClient.freeUDPPort()
+        configuration.coapPort = try UDPPort.free()
+        configuration.coapsPort = try UDPPort.free()
         return configuration
     }
 
