@@ -210,10 +210,19 @@ public final class CoAPServer: @unchecked Sendable {
     private func handle(session: OpaquePointer, request: OpaquePointer, query: UnsafePointer<coap_string_t>?, response: OpaquePointer) {
         let token = coap_pdu_get_token(request)
         if let async = coap_find_async(session, token) {
+            guard let data = coap_async_get_app_data(async) else { return }
+            let slot = Unmanaged<Slot>.fromOpaque(data).takeUnretainedValue()
+            guard Self.fingerprint(request, query: query) == slot.fingerprint else {
+                // Another request reusing a pending request's token (coap-client always sends
+                // token 01, and a new client can get a finished one's port): never give it the
+                // other request's answer.
+                fill(response, with: .error(503, "a request with this token is still in progress; retry"))
+                return
+            }
             // The request again, now that its answer is ready.
-            if let data = coap_async_get_app_data(async) {
+            if let answer = slot.response {
                 coap_async_set_app_data(async, nil)
-                let answer = Unmanaged<Answer>.fromOpaque(data).takeRetainedValue().response
+                Unmanaged<Slot>.fromOpaque(data).release()
                 fill(response, with: answer)
             }
             return
@@ -231,11 +240,13 @@ public final class CoAPServer: @unchecked Sendable {
             fill(response, with: .error(503, "server is stopping"))
             return
         }
-        guard coap_register_async(session, request, 0) != nil else {
+        guard let async = coap_register_async(session, request, 0) else {
             state.withLockedValue { $0.inFlight -= 1 }
             fill(response, with: .error(503, "too many requests in progress"))
             return
         }
+        let slot = Slot(fingerprint: Self.fingerprint(request, query: query))
+        coap_async_set_app_data(async, Unmanaged.passRetained(slot).toOpaque())
         // Leaving the response empty makes libcoap send an empty ACK now; the answer follows.
         let pointer = SessionPointer(pointer: coap_session_reference(session))
         held[session, default: 0] += 1
@@ -260,8 +271,8 @@ public final class CoAPServer: @unchecked Sendable {
     private func deliver(_ item: Finished) {
         item.token.withUnsafeBufferPointer { bytes in
             let token = coap_bin_const_t(length: bytes.count, s: bytes.baseAddress)
-            if let async = coap_find_async(item.session.pointer, token) {
-                coap_async_set_app_data(async, Unmanaged.passRetained(Answer(item.response)).toOpaque())
+            if let async = coap_find_async(item.session.pointer, token), let data = coap_async_get_app_data(async) {
+                Unmanaged<Slot>.fromOpaque(data).takeUnretainedValue().response = item.response
                 coap_async_trigger(async)
             }
         }
@@ -315,10 +326,24 @@ public final class CoAPServer: @unchecked Sendable {
         }
     }
 
-    /// Carries an answer through libcoap's async slot.
-    final class Answer {
-        let response: CoAPResponse
-        init(_ response: CoAPResponse) { self.response = response }
+    /// What libcoap's async entry carries for us: which request it is, and its answer once ready.
+    /// Touched on the I/O thread only.
+    final class Slot {
+        let fingerprint: [UInt8]
+        var response: CoAPResponse?
+        init(fingerprint: [UInt8]) { self.fingerprint = fingerprint }
+    }
+
+    /// Tells requests with one token apart: libcoap gives the re-run request a message id of its
+    /// own, so its method, query and payload are compared instead.
+    static func fingerprint(_ request: OpaquePointer, query: UnsafePointer<coap_string_t>?) -> [UInt8] {
+        var bytes = [UInt8(truncatingIfNeeded: coap_pdu_get_code(request).rawValue)]
+        if let query { bytes += UnsafeBufferPointer(start: query.pointee.s, count: query.pointee.length) }
+        bytes.append(0)
+        var length = 0
+        var data: UnsafePointer<UInt8>?
+        if coap_get_data(request, &length, &data) != 0, let data { bytes += UnsafeBufferPointer(start: data, count: length) }
+        return bytes
     }
 }
 
