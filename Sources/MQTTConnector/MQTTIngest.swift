@@ -70,11 +70,16 @@ public final class MQTTIngest: Service, Sendable {
         }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
+                // While one batch commits, the next is decoded and checked. Commits stay in order.
+                // The broker already has our acknowledgement, so a commit runs in a task of its
+                // own that finishes even if this one is cancelled.
+                var committing: Task<Void, Never>?
                 while let batch = await client.receive(limit: configuration.maximumBatch) {
-                    // The broker already has our acknowledgement: finish storing this batch even
-                    // if we are being stopped, so a shutdown does not drop it.
-                    await Task { await self.store(batch) }.value
+                    let prepared = await self.prepare(batch)
+                    await committing?.value
+                    committing = Task { await self.commit(prepared) }
                 }
+                await committing?.value
             } onCancel: {
                 stop()
             }
@@ -83,9 +88,19 @@ public final class MQTTIngest: Service, Sendable {
         }
     }
 
-    /// Validates a batch and stores what is valid in one transaction, retrying storage until it
-    /// succeeds: the broker has already been told these messages arrived.
+    /// Validates a batch and stores what is valid in one transaction.
     func store(_ batch: [MQTTMessage]) async {
+        await commit(await prepare(batch))
+    }
+
+    struct Prepared: Sendable {
+        let messages: Int
+        let readings: [Reading]
+        let devices: [String: Device]
+    }
+
+    /// Decodes and checks a batch; refusals are counted and logged here.
+    func prepare(_ batch: [MQTTMessage]) async -> Prepared {
         var readings: [Reading] = []
         var known: [String: Device?] = [:]
         for message in batch {
@@ -119,11 +134,17 @@ public final class MQTTIngest: Service, Sendable {
                 problems.record(.malformed, detail: "\(id): \(error)")
             }
         }
-        guard !readings.isEmpty else { return }
-        guard let stored = await withStorageRetry({ try await self.history.record(readings) }) else { return }
-        events?.publish(readings) { known[$0] ?? nil }
+        return Prepared(messages: batch.count, readings: readings, devices: known.compactMapValues { $0 })
+    }
+
+    /// Stores prepared readings in one transaction, retrying storage until it succeeds: the
+    /// broker has already been told these messages arrived.
+    func commit(_ prepared: Prepared) async {
+        Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(prepared.messages))
+        guard !prepared.readings.isEmpty else { return }
+        guard let stored = await withStorageRetry({ try await self.history.record(prepared.readings) }) else { return }
+        events?.publish(prepared.readings) { prepared.devices[$0] }
         Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
-        Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(batch.count))
     }
 
     /// The same limit as a REST body.
