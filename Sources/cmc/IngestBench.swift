@@ -164,7 +164,7 @@ struct IngestBench: AsyncParsableCommand {
             return ["-m", "post", "-e", Self.line(device: 1000 + device, index: index), "coap://127.0.0.1:\(port)/d/coap-\(device)/data?k=\(issued[device])"]
         }
         let stored = try await storedCount(platform) - before
-        if stored != coapRequests { print("  note: \(stored) of \(coapRequests) CoAP readings stored; the rest got no answer from the platform") }
+        if stored != coapRequests { print("  note: \(stored) of \(coapRequests) CoAP readings stored; coap-client got an error or no answer for the rest") }
         return rate
     }
 
@@ -200,6 +200,7 @@ enum Tools {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         let pipe = input.map { _ in Pipe() }
         if let pipe { process.standardInput = pipe }
         let status: Int32 = try await withCheckedThrowingContinuation { done in
