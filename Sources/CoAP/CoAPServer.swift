@@ -59,6 +59,8 @@ public final class CoAPServer: @unchecked Sendable {
     struct Finished {
         let session: SessionPointer
         let token: [UInt8]
+        /// The request's type: a confirmable request gets a confirmable separate response.
+        let type: coap_pdu_type_t
         let response: CoAPResponse
     }
 
@@ -209,22 +211,12 @@ public final class CoAPServer: @unchecked Sendable {
 
     private func handle(session: OpaquePointer, request: OpaquePointer, query: UnsafePointer<coap_string_t>?, response: OpaquePointer) {
         let token = coap_pdu_get_token(request)
-        if let async = coap_find_async(session, token) {
-            guard let data = coap_async_get_app_data(async) else { return }
-            let slot = Unmanaged<Slot>.fromOpaque(data).takeUnretainedValue()
-            guard Self.fingerprint(request, query: query) == slot.fingerprint else {
-                // Another request reusing a pending request's token (coap-client always sends
-                // token 01, and a new client can get a finished one's port): never give it the
-                // other request's answer.
-                fill(response, with: .error(503, "a request with this token is still in progress; retry"))
-                return
-            }
-            // The request again, now that its answer is ready.
-            if let answer = slot.response {
-                coap_async_set_app_data(async, nil)
-                Unmanaged<Slot>.fromOpaque(data).release()
-                fill(response, with: answer)
-            }
+        if coap_find_async(session, token) != nil {
+            // libcoap hands over a request whose token is pending only once it was triggered, and
+            // answers are sent directly, never by triggering; so this is another request reusing
+            // the token (coap-client always sends 01, and a new client can get a finished one's
+            // port). Never answer it with the other request's answer.
+            fill(response, with: .error(503, "a request with this token is still in progress; retry"))
             return
         }
         guard let parsed = parse(session: session, request: request, query: query) else {
@@ -245,16 +237,16 @@ public final class CoAPServer: @unchecked Sendable {
             fill(response, with: .error(503, "too many requests in progress"))
             return
         }
-        let slot = Slot(fingerprint: Self.fingerprint(request, query: query))
-        coap_async_set_app_data(async, Unmanaged.passRetained(slot).toOpaque())
+        _ = async
         // Leaving the response empty makes libcoap send an empty ACK now; the answer follows.
         let pointer = SessionPointer(pointer: coap_session_reference(session))
         held[session, default: 0] += 1
         let tokenBytes = Array(UnsafeBufferPointer(start: token.s, count: token.length))
+        let type = coap_pdu_get_type(request) == COAP_MESSAGE_CON ? COAP_MESSAGE_CON : COAP_MESSAGE_NON
         let handler = self.handler
         Task {
             let response = await handler(parsed)
-            self.finish(Finished(session: pointer, token: tokenBytes, response: response))
+            self.finish(Finished(session: pointer, token: tokenBytes, type: type, response: response))
         }
     }
 
@@ -271,9 +263,9 @@ public final class CoAPServer: @unchecked Sendable {
     private func deliver(_ item: Finished) {
         item.token.withUnsafeBufferPointer { bytes in
             let token = coap_bin_const_t(length: bytes.count, s: bytes.baseAddress)
-            if let async = coap_find_async(item.session.pointer, token), let data = coap_async_get_app_data(async) {
-                Unmanaged<Slot>.fromOpaque(data).takeUnretainedValue().response = item.response
-                coap_async_trigger(async)
+            if let async = coap_find_async(item.session.pointer, token) {
+                send(item.response, token: bytes, type: item.type, session: item.session.pointer)
+                coap_free_async(item.session.pointer, async)
             }
         }
         let session = item.session.pointer
@@ -318,32 +310,21 @@ public final class CoAPServer: @unchecked Sendable {
         return CoAPRequest(method: method, path: path, query: parameters, payload: payload, identity: identity)
     }
 
+    /// The separate response (RFC 7252 §5.2.2), sent once the answer is ready.
+    private func send(_ response: CoAPResponse, token: UnsafeBufferPointer<UInt8>, type: coap_pdu_type_t, session: OpaquePointer) {
+        let size = token.count + response.payload.count + 16
+        guard let pdu = coap_pdu_init(type, cmc_coap_code(Int32(response.code)), coap_mid_t(coap_new_message_id(session)), size) else { return }
+        _ = coap_add_token(pdu, token.count, token.baseAddress)
+        fill(pdu, with: response)
+        _ = coap_send(session, pdu)
+    }
+
     private func fill(_ pdu: OpaquePointer, with response: CoAPResponse) {
         coap_pdu_set_code(pdu, cmc_coap_code(Int32(response.code)))
         if let format = response.contentFormat { cmc_coap_content_format(pdu, format) }
         if !response.payload.isEmpty {
             response.payload.withUnsafeBufferPointer { _ = coap_add_data(pdu, $0.count, $0.baseAddress) }
         }
-    }
-
-    /// What libcoap's async entry carries for us: which request it is, and its answer once ready.
-    /// Touched on the I/O thread only.
-    final class Slot {
-        let fingerprint: [UInt8]
-        var response: CoAPResponse?
-        init(fingerprint: [UInt8]) { self.fingerprint = fingerprint }
-    }
-
-    /// Tells requests with one token apart: libcoap gives the re-run request a message id of its
-    /// own, so its method, query and payload are compared instead.
-    static func fingerprint(_ request: OpaquePointer, query: UnsafePointer<coap_string_t>?) -> [UInt8] {
-        var bytes = [UInt8(truncatingIfNeeded: coap_pdu_get_code(request).rawValue)]
-        if let query { bytes += UnsafeBufferPointer(start: query.pointee.s, count: query.pointee.length) }
-        bytes.append(0)
-        var length = 0
-        var data: UnsafePointer<UInt8>?
-        if coap_get_data(request, &length, &data) != 0, let data { bytes += UnsafeBufferPointer(start: data, count: length) }
-        return bytes
     }
 }
 

@@ -176,7 +176,9 @@ struct IngestBench: AsyncParsableCommand {
             for worker in 0..<width {
                 group.addTask {
                     for index in stride(from: worker, to: total, by: width) {
-                        try await Tools.run("/usr/bin/coap-client-openssl", ["-B", "10"] + arguments(index), input: nil)
+                        // A token of each request's own (coap-client's default is always 01).
+                        try await Tools.run("/usr/bin/coap-client-openssl",
+                                            ["-B", "10", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)] + arguments(index), input: nil)
                     }
                 }
             }

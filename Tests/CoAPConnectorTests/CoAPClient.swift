@@ -8,7 +8,7 @@ struct CoAPClient: Sendable {
     let port: UInt16
     let securePort: UInt16
     /// Seconds coap-client waits for an answer.
-    static let patience = 30
+    static let patience = 10
 
     struct Result {
         /// The response code when it is an error (`4.01`); nil for a success.
@@ -30,7 +30,9 @@ struct CoAPClient: Sendable {
     private func run(_ arguments: [String], path: String, identity: String?, key: String?, patience: Int = Self.patience) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.path)
-        var arguments = arguments + ["-B", "\(patience)"]
+        // A token of its own: coap-client's default is always 01, and a new process that gets a
+        // finished one's port would then take that one's late answers for its own.
+        var arguments = arguments + ["-B", "\(patience)", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)]
         if let identity, let key {
             arguments += ["-u", identity, "-k", key, "coaps://127.0.0.1:\(securePort)\(path)"]
         } else {

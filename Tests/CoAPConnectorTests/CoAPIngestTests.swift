@@ -123,7 +123,11 @@ struct CoAPIngestTests {
                 for (i, key) in keys.enumerated() {
                     for n in 0..<5 {
                         group.addTask {
-                            try await coap.post("/d/bike-\(i)/data?k=\(key)", #"{"ts":"2026-02-01T00:0\#(n):00Z","values":{"free":\#(n)}}"#).code
+                            // A device that hears nothing sends the same reading again (same time,
+                            // so it is stored once); coap-client gives up after CoAPClient.patience.
+                            let path = "/d/bike-\(i)/data?k=\(key)", body = #"{"ts":"2026-02-01T00:0\#(n):00Z","values":{"free":\#(n)}}"#
+                            let first = try await coap.post(path, body).code
+                            return first == "no answer" ? try await coap.post(path, body).code : first
                         }
                     }
                 }
