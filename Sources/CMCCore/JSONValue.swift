@@ -46,9 +46,12 @@ public enum JSONValue: Hashable, Sendable, Codable {
     }
 
     /// Canonical text form, as stored in the database.
+    /// The same text as `JSONCoding.encoder` (sorted keys), written directly: this runs for every
+    /// reading stored.
     public static func encodeObject(_ object: [String: JSONValue]) -> String {
-        let data = (try? JSONCoding.encoder.encode(object)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        var writer = JSONWriter(capacity: 64)
+        writer.object(object)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     public static func decodeObject(_ text: String) -> [String: JSONValue] {

@@ -101,6 +101,7 @@ public final class MQTTIngest: Service, Sendable {
 
     /// Decodes and checks a batch; refusals are counted and logged here.
     func prepare(_ batch: [MQTTMessage]) async -> Prepared {
+        let decoder = JSONDecoder()
         var readings: [Reading] = []
         var known: [String: Device?] = [:]
         for message in batch {
@@ -124,7 +125,7 @@ public final class MQTTIngest: Service, Sendable {
                 continue
             }
             do {
-                let input = try JSONDecoder().decode(ReadingBatch.self, from: Data(message.payload))
+                let input = try decoder.decode(ReadingBatch.self, from: Data(message.payload))
                 readings += try ReadingValidation.readings(input.readings, for: device)
             } catch let error as DecodingError {
                 problems.record(.malformed, detail: "\(id): \(APIError(decoding: error).message)")

@@ -32,7 +32,8 @@ struct IngestBench: AsyncParsableCommand {
     func measure(databaseURL url: String) async throws {
         var environment = try Environment(databaseURL: url)
         environment.configuration.mqttURL = mqtt
-        environment.configuration.mqttClientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
+        let clientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
+        environment.configuration.mqttClientID = clientID
         environment.configuration.coapPort = try UDPPort.free()
         environment.configuration.coapsPort = nil
         environment.configuration.logLevel = .error
@@ -47,6 +48,24 @@ struct IngestBench: AsyncParsableCommand {
         print(String(format: "  broker alone (mosquitto_pub -> mosquitto_sub): %8.0f messages/s", raw))
         let coapRaw = try await options.rawCoAP()
 
+        // The ingest's session is persistent: left behind, the broker would queue every later
+        // reading for it. Connecting once with a clean session discards it.
+        let discardSession: @Sendable () async -> Void = {
+            guard let session = try? MQTTClient(clientID: clientID, cleanSession: true, endpoint: endpoint) else { return }
+            try? await session.connect()
+            session.disconnect()
+        }
+        do {
+            try await measurePlatform(environment, endpoint: endpoint, raw: raw, coapRaw: coapRaw, coapPort: coapPort)
+        } catch {
+            await discardSession()
+            throw error
+        }
+        await discardSession()
+    }
+
+    func measurePlatform(_ environment: Environment, endpoint: MQTTEndpoint, raw: Double, coapRaw: Double, coapPort: UInt16) async throws {
+        let options = self
         try await environment.withPlatform { platform in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for service in platform.services { group.addTask { try await service.run() } }
@@ -130,7 +149,8 @@ struct IngestBench: AsyncParsableCommand {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        // coap-server does not stop on SIGTERM.
+        defer { kill(server.processIdentifier, SIGKILL) }
         try await Task.sleep(for: .milliseconds(500))
         return try await coapLoad { index in
             ["-m", "put", "-e", Self.line(device: 0, index: index), "coap://127.0.0.1:\(port)/example_data"]
