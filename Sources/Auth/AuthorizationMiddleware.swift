@@ -17,18 +17,9 @@ public struct AuthorizationMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if request.headers[.authorization] == nil, let token = Self.queryToken(request, path: context.endpointPath) {
+        if let token = try Self.token(request, path: context.endpointPath) {
             do {
                 context.principal = try await authority.verify(token)
-            } catch {
-                throw APIError.unauthorized(error.description)
-            }
-        } else if let header = request.headers[.authorization] {
-            guard header.lowercased().hasPrefix("bearer ") else {
-                throw APIError.unauthorized("Authorization header must be 'Bearer <token>'")
-            }
-            do {
-                context.principal = try await authority.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
             } catch {
                 throw APIError.unauthorized(error.description)
             }
@@ -45,9 +36,16 @@ public struct AuthorizationMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Browsers cannot set headers on an EventSource or a WebSocket, so the event stream also
-    /// takes the token as `?access_token=` (RFC 6750 §2.3); no other route does.
-    static func queryToken(_ request: Request, path: String?) -> String? {
+    /// The bearer token of the `Authorization` header. Browsers cannot set headers on an
+    /// EventSource or a WebSocket, so the event stream also takes it as `?access_token=`
+    /// (RFC 6750 §2.3); no other route does.
+    static func token(_ request: Request, path: String?) throws -> String? {
+        if let header = request.headers[.authorization] {
+            guard header.lowercased().hasPrefix("bearer ") else {
+                throw APIError.unauthorized("Authorization header must be 'Bearer <token>'")
+            }
+            return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
         guard request.method == .get, let path, path == "/events" || path.hasPrefix("/events/") else { return nil }
         guard let token = request.uri.queryParameters["access_token"], !token.isEmpty else { return nil }
         return String(token)

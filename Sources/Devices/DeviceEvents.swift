@@ -1,3 +1,4 @@
+import CMCCore
 import Events
 import History
 
@@ -7,13 +8,16 @@ extension Event {
         var data = device
         data.credentials = nil
         data.distance = nil
-        self.init(kind: kind, device: device.id, category: device.category, owner: device.ownerID, isPublic: device.public,
-                  location: device.location.map { Location(lat: $0.lat, lon: $0.lon) }, data: data)
+        self.init(kind, of: device, data: data)
     }
 
     public init(reading: Reading, of device: Device) {
-        self.init(kind: .reading, device: device.id, category: device.category, owner: device.ownerID, isPublic: device.public,
-                  location: device.location.map { Location(lat: $0.lat, lon: $0.lon) }, data: reading)
+        self.init(.reading, of: device, data: reading)
+    }
+
+    private init(_ kind: Kind, of device: Device, data: some JSONWritable) {
+        self.init(kind: kind, device: device.id, category: device.category, owner: device.ownerID, isPublic: device.public,
+                  location: device.location.map { Location(lat: $0.lat, lon: $0.lon) }, data: data)
     }
 }
 

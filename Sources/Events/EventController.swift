@@ -41,17 +41,8 @@ public struct EventController: Sendable {
         func list(_ name: String) -> Set<String>? {
             query.string(name).map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
         }
-        var kinds: Set<Event.Kind>?
-        if let names = list("type") {
-            kinds = try Set(names.map { name in
-                guard let kind = Event.Kind(rawValue: name) else {
-                    throw APIError.invalid("type", "must be a comma-separated list of \(Event.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return kind
-            })
-        }
         return EventFilter(
-            viewer: .init(principal), kinds: kinds, categories: list("category"), devices: list("device"),
+            viewer: .init(principal), kinds: try list("type").map { try EventFilter.kinds($0, field: "type") }, categories: list("category"), devices: list("device"),
             boundingBox: try query.string("bbox").map { try EventFilter.BoundingBox(parsing: $0, field: "bbox") }
         )
     }

@@ -13,16 +13,20 @@ public struct EventFilter: Sendable, Equatable {
             self.maxLat = maxLat
         }
 
-        /// `minLon,minLat,maxLon,maxLat`, the order of GeoJSON and most map libraries.
-        public init(parsing text: String, field: String) throws {
-            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
-            guard parts.count == 4, let minLon = parts[0], let minLat = parts[1], let maxLon = parts[2], let maxLat = parts[3],
+        /// `[minLon, minLat, maxLon, maxLat]`, the order of GeoJSON and most map libraries.
+        public init(_ values: [Double?], field: String) throws {
+            guard values.count == 4, let minLon = values[0], let minLat = values[1], let maxLon = values[2], let maxLat = values[3],
                   (-180...180).contains(minLon), (-180...180).contains(maxLon), (-90...90).contains(minLat), (-90...90).contains(maxLat),
                   minLon <= maxLon, minLat <= maxLat
             else {
-                throw APIError.invalid(field, "must be 'minLon,minLat,maxLon,maxLat' in degrees, e.g. 9.10,39.20,9.14,39.23")
+                throw APIError.invalid(field, "must be minLon,minLat,maxLon,maxLat in degrees, e.g. 9.10,39.20,9.14,39.23")
             }
             self.init(minLon: minLon, minLat: minLat, maxLon: maxLon, maxLat: maxLat)
+        }
+
+        /// `minLon,minLat,maxLon,maxLat`, as in a query string.
+        public init(parsing text: String, field: String) throws {
+            try self.init(text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }, field: field)
         }
 
         func contains(_ location: Event.Location) -> Bool {
@@ -53,6 +57,16 @@ public struct EventFilter: Sendable, Equatable {
         self.categories = categories
         self.devices = devices
         self.boundingBox = boundingBox
+    }
+
+    /// Event types by name (`reading`, `device.created`...), refusing unknown ones.
+    public static func kinds(_ names: some Sequence<String>, field: String) throws -> Set<Event.Kind> {
+        try Set(names.map { name in
+            guard let kind = Event.Kind(rawValue: name) else {
+                throw APIError.invalid(field, "must list event types among \(Event.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return kind
+        })
     }
 
     public func admits(_ event: Event) -> Bool {

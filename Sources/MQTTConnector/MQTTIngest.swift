@@ -88,11 +88,6 @@ public final class MQTTIngest: Service, Sendable {
         }
     }
 
-    /// Validates a batch and stores what is valid in one transaction.
-    func store(_ batch: [MQTTMessage]) async {
-        await commit(await prepare(batch))
-    }
-
     struct Prepared: Sendable {
         let messages: Int
         let readings: [Reading]

@@ -45,12 +45,6 @@ public struct WebhookController: Sendable {
             }
         }
 
-        func response(status: HTTPResponse.Status = .ok) -> Response {
-            var writer = JSONWriter()
-            write(to: &writer)
-            return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
-        }
     }
 
     @Sendable func create(_ request: Request, context: CMCRequestContext) async throws -> Response {
@@ -63,14 +57,14 @@ public struct WebhookController: Sendable {
         )
         try await repository.insert(webhook)
         dispatcher.add(webhook)
-        return Answer(webhooks: [(webhook, .init())], withSecret: true, single: true).response(status: .created)
+        return .json(Answer(webhooks: [(webhook, .init())], withSecret: true, single: true), status: .created)
     }
 
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> Response {
         let caller = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
         let mine = try await repository.all().filter { caller.isPrivileged || $0.createdBy == caller.subject }
-        return Answer(webhooks: mine.map { dispatcher.current(id: $0.id) ?? ($0, .init()) }, withSecret: false, single: false).response()
+        return .json(Answer(webhooks: mine.map { dispatcher.current(id: $0.id) ?? ($0, .init()) }, withSecret: false, single: false))
     }
 
     func visible(_ context: CMCRequestContext) async throws -> Webhook {
@@ -84,7 +78,7 @@ public struct WebhookController: Sendable {
 
     @Sendable func get(_ request: Request, context: CMCRequestContext) async throws -> Response {
         let webhook = try await visible(context)
-        return Answer(webhooks: [dispatcher.current(id: webhook.id) ?? (webhook, .init())], withSecret: false, single: true).response()
+        return .json(Answer(webhooks: [dispatcher.current(id: webhook.id) ?? (webhook, .init())], withSecret: false, single: true))
     }
 
     @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {

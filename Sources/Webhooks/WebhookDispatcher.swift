@@ -136,9 +136,7 @@ public final class WebhookDispatcher: Service, Sendable {
         request.headers.add(name: "X-CMC-Webhook", value: webhook.id)
         request.headers.add(name: "X-CMC-Signature", value: Self.signature(of: event.json, secret: webhook.secret))
         request.body = .bytes(ByteBuffer(bytes: event.json))
-        let timeout = TimeAmount.nanoseconds(Int64(policy.timeout.components.seconds) * 1_000_000_000
-            + policy.timeout.components.attoseconds / 1_000_000_000)
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(policy.timeout))
         _ = try await response.body.collect(upTo: 1 << 16)
         return response.status.code
     }

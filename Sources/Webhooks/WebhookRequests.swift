@@ -43,18 +43,8 @@ struct FilterBody: Decodable {
     }
 
     func filter(viewer: EventFilter.Viewer) throws -> EventFilter {
-        let kinds = try type.map { names in
-            try Set(names.map { name in
-                guard let kind = Event.Kind(rawValue: name) else {
-                    throw APIError.invalid("filter.type", "must list event types among \(Event.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return kind
-            })
-        }
-        let box = try bbox.map { values in
-            guard values.count == 4 else { throw APIError.invalid("filter.bbox", "must be [minLon, minLat, maxLon, maxLat]") }
-            return try EventFilter.BoundingBox(parsing: values.map { "\($0)" }.joined(separator: ","), field: "filter.bbox")
-        }
+        let kinds = try type.map { try EventFilter.kinds($0, field: "filter.type") }
+        let box = try bbox.map { try EventFilter.BoundingBox($0, field: "filter.bbox") }
         return EventFilter(viewer: viewer, kinds: kinds, categories: category.map(Set.init), devices: device.map(Set.init), boundingBox: box)
     }
 }

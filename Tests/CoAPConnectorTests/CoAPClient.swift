@@ -1,3 +1,4 @@
+import CMCTesting
 import Foundation
 
 /// Debian's `coap-client` (OpenSSL build, from libcoap3-bin), run once per request.
@@ -25,11 +26,7 @@ struct CoAPClient: Sendable {
         try await run(["-m", "get"], path: path, identity: identity, key: key)
     }
 
-    /// Waits for the process without holding a thread of the cooperative pool, which the server
-    /// under test needs to answer.
     private func run(_ arguments: [String], path: String, identity: String?, key: String?, patience: Int = Self.patience) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.path)
         // A token of its own: coap-client's default is always 01, and a new process that gets a
         // finished one's port would then take that one's late answers for its own.
         var arguments = arguments + ["-B", "\(patience)", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)]
@@ -38,21 +35,14 @@ struct CoAPClient: Sendable {
         } else {
             arguments += ["coap://127.0.0.1:\(port)\(path)"]
         }
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
         let started = ContinuousClock.now
-        let data: Data = try await withCheckedThrowingContinuation { done in
-            process.terminationHandler = { _ in done.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
-            do { try process.run() } catch { done.resume(throwing: error) }
-        }
-        let output = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let outcome = try await ExternalProcess.run(Self.path, arguments)
+        let output = outcome.output.trimmingCharacters(in: .whitespacesAndNewlines)
         // coap-client prints an error response as "4.01 <diagnostic>".
         var code = output.range(of: #"^[45]\.\d\d"#, options: .regularExpression).map { String(output[$0]) }
         // coap-client exits 0 when it gives up waiting, too.
         if code == nil, ContinuousClock.now - started >= .seconds(patience) { code = "no answer" }
-        return Result(code: code, output: output, status: process.terminationStatus)
+        return Result(code: code, output: output, status: outcome.status)
     }
 
     /// Sends raw datagrams to the CoAP port.

@@ -12,15 +12,21 @@ public struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let buffer: ByteBuffer
-        if let writable = value as? any JSONWritable {
-            var writer = JSONWriter()
-            writable.write(to: &writer)
-            buffer = ByteBuffer(bytes: writer.bytes)
-        } else {
-            buffer = ByteBuffer(bytes: try JSONCoding.encoder.encode(value))
-        }
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
+        if let writable = value as? any JSONWritable { return Response.json(writable, status: status) }
+        return Response.json(bytes: try JSONCoding.encoder.encode(value), status: status)
+    }
+}
+
+extension Response {
+    /// A JSON answer written by the value itself, for values that are not `Encodable`.
+    public static func json(_ value: some JSONWritable, status: HTTPResponse.Status = .ok) -> Response {
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        return json(bytes: writer.bytes, status: status)
+    }
+
+    static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 
