@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         // Shared plumbing: HTTP errors, request context, storage access, migrations.
@@ -186,11 +188,43 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Readers for the city's mobility feeds: GTFS, GTFS-Realtime, GBFS, DATEX II, plain JSON.
+        .target(
+            name: "Feeds",
+            dependencies: [
+                "CMCCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            exclude: ["GTFSRealtime/gtfs-realtime.proto"],
+            resources: [.copy("GBFS/Schemas")],
+            swiftSettings: swiftSettings
+        ),
+        // The scheduler that polls the feeds and keeps devices and history up to date.
+        .target(
+            name: "Persistence",
+            dependencies: [
+                "CMCCore", "Auth", "Devices", "History", "Events", "Feeds",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Wires the services into one application; used by `cmc` and by the tests.
         .target(
             name: "Platform",
             dependencies: [
                 "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events", "Webhooks",
+                "Feeds", "Persistence",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -235,6 +269,8 @@ let package = Package(
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
         serviceTests("CoAPConnector", extra: ["CoAP"]),
         serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),
+        serviceTests("Feeds", extra: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        serviceTests("Persistence", extra: ["Feeds", "Devices", "History"]),
         serviceTests("Events", extra: [
             "MQTT",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

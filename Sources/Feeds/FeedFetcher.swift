@@ -1,0 +1,57 @@
+import AsyncHTTPClient
+import NIOHTTP1
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// Reads a feed's bytes from `http(s)://` or `file://`, with a time limit and a size cap.
+public struct FeedFetcher: Sendable {
+    public var client: HTTPClient
+    public var maximumBytes: Int
+
+    public init(client: HTTPClient = .shared, maximumBytes: Int = 256 << 20) {
+        self.client = client
+        self.maximumBytes = maximumBytes
+    }
+
+    public func fetch(_ address: String, timeout: Duration, headers: [(String, String)] = []) async throws -> Data {
+        guard let url = URL(string: address), let scheme = url.scheme?.lowercased() else {
+            throw FeedError("\(address) is not a URL")
+        }
+        switch scheme {
+        case "file":
+            do {
+                let data = try Data(contentsOf: url)
+                guard data.count <= maximumBytes else { throw FeedError("\(address) is larger than \(maximumBytes) bytes") }
+                return data
+            } catch let error as FeedError {
+                throw error
+            } catch {
+                throw FeedError("cannot read \(url.path): \((error as NSError).localizedDescription)")
+            }
+        case "http", "https":
+            var request = HTTPClientRequest(url: address)
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            let response: HTTPClientResponse
+            do {
+                response = try await client.execute(request, timeout: TimeAmount(timeout))
+            } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                throw FeedError("\(address) did not answer within \(timeout)")
+            } catch {
+                throw FeedError("\(address): \(error)")
+            }
+            guard (200..<300).contains(response.status.code) else {
+                throw FeedError("\(address) answered HTTP \(response.status.code)")
+            }
+            do {
+                return Data(buffer: try await response.body.collect(upTo: maximumBytes))
+            } catch is NIOTooManyBytesError {
+                throw FeedError("\(address) is larger than \(maximumBytes) bytes")
+            } catch {
+                throw FeedError("\(address): \(error)")
+            }
+        default:
+            throw FeedError("\(address): only http, https and file URLs are read")
+        }
+    }
+}
