@@ -36,7 +36,7 @@ public struct FeedFetcher: Sendable {
             do {
                 response = try await client.execute(request, timeout: TimeAmount(timeout))
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                throw FeedError("\(address) did not answer within \(timeout)")
+                throw FeedError("\(address) did not answer within \(timeout.components.seconds) s")
             } catch {
                 throw FeedError("\(address): \(error)")
             }

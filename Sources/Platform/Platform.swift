@@ -13,6 +13,7 @@ import CoAP
 import CoAPConnector
 import Events
 import Webhooks
+import Persistence
 import HummingbirdWebSocket
 import Users
 
@@ -31,6 +32,8 @@ public struct Platform: Sendable {
     /// Every device change and reading, for `/events`, the broker and webhooks.
     public let events: EventBus
     public let webhooks: WebhookController
+    /// The scheduler polling the mobility feeds and other sources that do not push.
+    public let persistence: PersistenceScheduler
     /// Background work beside the HTTP server: the MQTT and CoAP ingests, the broker's account manager.
     public let services: [any Service]
     let logger: Logger
@@ -38,7 +41,7 @@ public struct Platform: Sendable {
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
     public static let routes: [Route] = SystemRoutes.routes + AuthController.routes + UserController.routes + AppController.routes
         + DeviceController.routes + HistoryController.routes + EventController.routes
-        + WebhookController.routes
+        + WebhookController.routes + PersistenceController.routes
 
     /// Migrates the database, loads keys and rules, and creates the first admin if configured.
     public static func prepare(database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws -> Platform {
@@ -91,6 +94,15 @@ public struct Platform: Sendable {
                 configuration: .init(host: configuration.host, port: port, securePort: configuration.coapsPort),
                 keys: coapKeys, devices: deviceRepository, history: LocalHistory(repository: readings), events: events, logger: logger))
         }
+        let persistence = PersistenceScheduler(
+            repository: SourceRepository(database: database),
+            importer: FeedImport(devices: deviceRepository, readings: readings, events: events),
+            connectorsDirectory: configuration.connectorsDirectory, events: events, logger: logger)
+        if let directory = configuration.connectorsDirectory {
+            try await persistence.synchronize(files: SourceFiles.load(directory: directory))
+        }
+        try await persistence.load()
+        services.append(persistence)
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    tokenLifetime: configuration.userTokenLifetime)
         if let email = configuration.adminEmail, let password = configuration.adminPassword,
@@ -105,7 +117,8 @@ public struct Platform: Sendable {
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
             readings: readings, events: events,
-            webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), services: services, logger: logger
+            webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), persistence: persistence,
+            services: services, logger: logger
         )
     }
 
@@ -123,6 +136,9 @@ public struct Platform: Sendable {
         history.addRoutes(to: router.group("history"))
         EventController(bus: events).addRoutes(to: router.group("events"))
         webhooks.addRoutes(to: router.group("subscriptions"))
+        let sources = PersistenceController(scheduler: persistence)
+        sources.addRoutes(to: router.group("persistence/sources"))
+        sources.addDepartureRoutes(to: router.group("devices"))
         return router
     }
 

@@ -1,6 +1,7 @@
 import CMCCore
 import Foundation
 import Logging
+import Persistence
 import Webhooks
 
 /// Settings read from `CMC_*` environment variables, with defaults for a single-machine platform.
@@ -24,6 +25,8 @@ public struct PlatformConfiguration: Sendable {
     public var coapsPort: UInt16?
     /// Retries and patience for webhook deliveries.
     public var webhookPolicy = WebhookDispatcher.Policy()
+    /// The data sources declared as files (`connectors/*.json`); none when nil.
+    public var connectorsDirectory: URL?
 
     public init() {}
 
@@ -57,6 +60,8 @@ public struct PlatformConfiguration: Sendable {
         coapPort = try port("CMC_COAP_PORT", default: 5683)
         coapsPort = coapPort == nil ? nil : try port("CMC_COAPS_PORT", default: 5684)
         if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
+        // "off" starts the platform with only the sources added over REST.
+        if environment["CMC_CONNECTORS_DIR"] != "off" { connectorsDirectory = SourceFiles.locateDirectory(environment: environment) }
     }
 }
 

@@ -107,7 +107,7 @@ public struct GTFSSchedule: Sendable {
         return (routes[trips[index].route], trips[index].calls)
     }
 
-    func route(_ id: String) -> Route? { routes.first { $0.id == id } }
+    public func route(_ id: String) -> Route? { routes.first { $0.id == id } }
 
     private func departuresOf(trip: Trip, at seconds: Int32) -> [Int32] {
         guard !trip.frequencies.isEmpty else { return [seconds] }

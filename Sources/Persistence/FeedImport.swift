@@ -1,0 +1,96 @@
+import CMCCore
+import Devices
+import Events
+import Feeds
+import History
+import NIOConcurrencyHelpers
+
+/// Turns what a source read into devices and history: registers devices on first sight, updates
+/// them when their static data changes, stores each observation once, and announces both.
+/// A feed that shrinks deletes nothing.
+public final class FeedImport: Sendable {
+    let devices: any DeviceRepository
+    let readings: any ReadingRepository
+    let events: EventBus?
+    /// Owner of the devices feeds register; they are public.
+    let owner: String
+    /// Devices as last written, so unchanged feed entries cost no query.
+    private let known = NIOLockedValueBox([String: Device]())
+
+    public init(devices: any DeviceRepository, readings: any ReadingRepository, events: EventBus?, owner: String = "persistence") {
+        self.devices = devices
+        self.readings = readings
+        self.events = events
+        self.owner = owner
+    }
+
+    struct Outcome: Sendable {
+        var devices = 0
+        var devicesChanged = 0
+        var observations = 0
+        var stored = 0
+        var skipped: [String: Int] = [:]
+    }
+
+    func apply(_ batch: FeedBatch, connector: String) async throws -> Outcome {
+        var outcome = Outcome(devices: batch.devices.count, observations: batch.observations.count, skipped: batch.skipped)
+        let now = Timestamp.now()
+        var created: [Device] = []
+        var changed: [Device] = []
+        var seen = Set<String>()
+        for entry in batch.devices where seen.insert(entry.id).inserted {
+            var location: GeoPoint?
+            if let lat = entry.lat, let lon = entry.lon {
+                location = try? GeoPoint(lat: lat, lon: lon)
+                if location == nil { outcome.skipped["invalid position", default: 0] += 1 }
+            }
+            guard let existing = try await device(entry.id) else {
+                created.append(Device(id: entry.id, category: entry.category, connector: connector, location: location, nickname: entry.name,
+                                      public: true, metadata: entry.metadata, ownerID: owner, createdAt: now, updatedAt: now))
+                continue
+            }
+            var updated = existing
+            updated.category = entry.category
+            updated.location = location ?? existing.location
+            updated.nickname = entry.name ?? existing.nickname
+            updated.metadata = entry.metadata
+            if updated != existing {
+                updated.updatedAt = now
+                changed.append(updated)
+            }
+        }
+        if !created.isEmpty { try await devices.insert(contentsOf: created) }
+        for device in changed { try await devices.update(device) }
+        known.withLockedValue { known in for device in created + changed { known[device.id] = device } }
+        outcome.devicesChanged = created.count + changed.count
+        events?.publish(created.map { Event(.deviceCreated, device: $0) } + changed.map { Event(.deviceChanged, device: $0) })
+
+        var stored: [Reading] = []
+        var owners: [String: Device] = [:]
+        for observation in batch.observations {
+            guard let device = try await device(observation.device) else {
+                outcome.skipped["unknown device", default: 0] += 1
+                continue
+            }
+            owners[device.id] = device
+            stored.append(Reading(device: device.id, ts: observation.time, category: device.category, connector: device.connector,
+                                  values: observation.values))
+        }
+        outcome.stored = try await readings.store(stored)
+        if outcome.stored > 0 { events?.publish(stored, devices: { owners[$0] }) }
+        return outcome
+    }
+
+    /// A device from the cache or the registry.
+    private func device(_ id: String) async throws -> Device? {
+        if let cached = known.withLockedValue({ $0[id] }) { return cached }
+        guard let found = try await devices.find(id: id) else { return nil }
+        known.withLockedValue { $0[id] = found }
+        return found
+    }
+
+    /// Drops a device from the cache, when it is deleted or changed elsewhere.
+    func forget(_ id: String) {
+        _ = known.withLockedValue { $0.removeValue(forKey: id) }
+    }
+}

@@ -1,0 +1,129 @@
+import Auth
+import CMCCore
+import Feeds
+import Foundation
+import Hummingbird
+
+/// `/persistence/sources`: the polled data sources, their status, and operators' changes to them;
+/// `/devices/{id}/departures`: the next buses from a stop, from the GTFS timetables read.
+public struct PersistenceController: Sendable {
+    let scheduler: PersistenceScheduler
+
+    public init(scheduler: PersistenceScheduler) { self.scheduler = scheduler }
+
+    static let operators: [Audience] = [.microservice, .admin, .operator]
+
+    public static let routes: [Route] = [
+        Route("GET", "/persistence/sources", allow: operators),
+        Route("POST", "/persistence/sources", allow: operators),
+        Route("GET", "/persistence/sources/{id}", allow: operators),
+        Route("PUT", "/persistence/sources/{id}", allow: operators),
+        Route("DELETE", "/persistence/sources/{id}", allow: operators),
+        Route("POST", "/persistence/sources/{id}/run", allow: operators),
+        Route("POST", "/persistence/sources/{id}/pause", allow: operators),
+        Route("POST", "/persistence/sources/{id}/resume", allow: operators),
+        Route("GET", "/devices/{id}/departures", allow: Audience.signedIn),
+    ]
+
+    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
+        group.get(use: list)
+        group.post(use: create)
+        group.get("{id}", use: get)
+        group.put("{id}", use: replace)
+        group.delete("{id}", use: delete)
+        group.post("{id}/run", use: run)
+        group.post("{id}/pause") { _, context in try await self.setPaused(true, context) }
+        group.post("{id}/resume") { _, context in try await self.setPaused(false, context) }
+    }
+
+    public func addDepartureRoutes(to devices: RouterGroup<CMCRequestContext>) {
+        devices.get("{id}/departures", use: departures)
+    }
+
+    struct Sources: Encodable, Sendable {
+        let sources: [SourceRecord]
+    }
+
+    @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Sources> {
+        _ = try QueryParameters(request, allowed: [])
+        return JSONResponse(Sources(sources: scheduler.records()))
+    }
+
+    @Sendable func create(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<SourceRecord> {
+        let source = try await request.decodeJSON(as: Source.self).validated()
+        guard scheduler.record(id: source.id) == nil else { throw APIError.conflict("a source with id \(source.id) already exists") }
+        try await scheduler.save(source, origin: .api)
+        return JSONResponse(try found(source.id), status: .created)
+    }
+
+    @Sendable func get(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<SourceRecord> {
+        JSONResponse(try found(try context.parameters.require("id")))
+    }
+
+    @Sendable func replace(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<SourceRecord> {
+        let id = try context.parameters.require("id")
+        let existing = try found(id)
+        let source = try await request.decodeJSON(as: Source.self).validated()
+        guard source.id == id else { throw APIError.invalid("id", "must be \(id), the source in the path") }
+        try await scheduler.save(source, origin: existing.origin)
+        return JSONResponse(try found(id))
+    }
+
+    @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard try await scheduler.remove(id: id) else { throw APIError.notFound("no source \(id)") }
+        return Response(status: .noContent)
+    }
+
+    @Sendable func run(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<SourceRecord> {
+        let id = try context.parameters.require("id")
+        do {
+            return JSONResponse(try await scheduler.runNow(id: id))
+        } catch .unknown {
+            throw APIError.notFound("no source \(id)")
+        } catch .running {
+            throw APIError.conflict("source \(id) is running now; its status shows the outcome when it ends")
+        }
+    }
+
+    func setPaused(_ paused: Bool, _ context: CMCRequestContext) async throws -> JSONResponse<SourceRecord> {
+        let id = try context.parameters.require("id")
+        var record = try found(id)
+        record.source.paused = paused
+        try await scheduler.save(record.source, origin: record.origin)
+        return JSONResponse(try found(id))
+    }
+
+    private func found(_ id: String) throws -> SourceRecord {
+        guard let record = scheduler.record(id: id) else { throw APIError.notFound("no source \(id)") }
+        return record
+    }
+
+    struct Departures: Encodable, Sendable {
+        struct Item: Encodable, Sendable {
+            let line: String
+            let route: String
+            let headsign: String?
+            let trip: String
+            let time: Timestamp
+        }
+
+        let device: String
+        let stop: String
+        let departures: [Item]
+    }
+
+    @Sendable func departures(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Departures> {
+        let id = try context.parameters.require("id")
+        let query = try QueryParameters(request, allowed: ["from", "limit", "line"])
+        let from = try query.timestamp("from") ?? .now()
+        let limit = try query.int("limit", range: 1...500) ?? 10
+        guard let (schedule, stop) = scheduler.timetables.stop(device: id) else {
+            throw APIError.notFound("no timetable for device \(id): it is not a stop of a GTFS source")
+        }
+        let items = schedule.departures(stop: stop, from: from, limit: limit, line: query.string("line")).map {
+            Departures.Item(line: $0.line, route: $0.route, headsign: $0.headsign, trip: $0.trip, time: $0.time)
+        }
+        return JSONResponse(Departures(device: id, stop: stop, departures: items))
+    }
+}

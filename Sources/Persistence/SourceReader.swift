@@ -1,0 +1,152 @@
+import CMCCore
+import Feeds
+import Foundation
+
+/// Fetches a source's documents and reads them with the reader of its format. Device ids in the
+/// answer are the platform's (`<prefix>:<id>`).
+struct SourceReader: Sendable {
+    let fetcher: FeedFetcher
+    let timetables: Timetables
+    /// Where `file:relative` URLs and demo data live.
+    let connectorsDirectory: URL?
+    let environment: [String: String]
+    /// The prefix of another source, for realtime updates about the stops a GTFS source registered.
+    let prefixOf: @Sendable (String) -> String?
+
+    /// State a source keeps between runs.
+    struct Memory: Sendable {
+        var reliability: LineReliability?
+    }
+
+    func read(_ source: Source, memory: inout Memory) async throws -> FeedBatch {
+        let prefix = source.devicePrefix
+        switch source.kind {
+        case .gtfs:
+            let schedule = try GTFSSchedule(archive: GTFSArchive(data: try await fetch(source.url, source)))
+            timetables.set(source: source.id, prefix: prefix, schedule: schedule)
+            var batch = FeedBatch()
+            batch.devices = schedule.stops.map { stop in
+                FeedDevice(id: DeviceID.make(prefix, stop.id), category: source.category, name: stop.name, lat: stop.lat, lon: stop.lon,
+                           metadata: ["lines": .array(schedule.lines(at: stop.id).map(JSONValue.string)), "stopCode": .string(stop.id)])
+            }
+            return batch
+
+        case .gtfsRealtime:
+            let scheduleID = source.schedule ?? ""
+            let schedule = timetables.schedule(source: scheduleID)
+            let feed = try GTFSRealtimeFeed(data: try await fetch(source.url, source), schedule: schedule)
+            return realtime(feed, source: source, stopPrefix: prefixOf(scheduleID) ?? scheduleID, schedule: schedule, memory: &memory)
+
+        case .gbfs:
+            let discovery = try GBFSDocument(file: "gbfs", data: try await fetch(source.url, source))
+            let feeds = try GBFSFeed.discovery(discovery, language: source.language)
+            func document(_ name: String) async throws -> GBFSDocument? {
+                guard let link = feeds[name] else { return nil }
+                let resolved = URL(string: link, relativeTo: URL(string: resolve(source.url)))?.absoluteString ?? link
+                return try GBFSDocument(file: name, data: try await fetch(resolved, source))
+            }
+            guard let information = try await document("station_information") else {
+                throw FeedError("gbfs.json lists no station_information")
+            }
+            let types = try await document("vehicle_types").map(GBFSFeed.vehicleTypes) ?? [:]
+            var vehicles = try await document("vehicle_status")
+            if vehicles == nil { vehicles = try await document("free_bike_status") }
+            var batch = FeedBatch()
+            batch.devices = GBFSFeed.stations(information, category: source.category, types: types)
+            let known = Set(batch.devices.map(\.id))
+            if let status = try await document("station_status") {
+                for observation in GBFSFeed.statuses(status, types: types, vehicles: vehicles) {
+                    if known.contains(observation.device) { batch.observations.append(observation) } else { batch.skipped["status of an unlisted station", default: 0] += 1 }
+                }
+            }
+            if source.vehicles == true, let vehicles {
+                let free = GBFSFeed.freeVehicles(vehicles, category: source.category + "_vehicle", types: types)
+                batch.devices += free.devices
+                batch.observations += free.observations
+            }
+            return prefixed(batch, prefix)
+
+        case .datex2Parking:
+            let sites = try DATEXParking.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source)), category: source.category)
+            let capacities = sites.reduce(into: [String: Double]()) { $0[$1.id] = $1.metadata["capacity"]?.number }
+            let (observations, skipped) = try DATEXParking.statuses(DATEXPublication(data: try await fetch(source.url, source)), capacities: capacities)
+            return prefixed(FeedBatch(devices: sites, observations: observations, skipped: skipped), prefix)
+
+        case .datex2Traffic:
+            let sites = try DATEXTraffic.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source)), category: source.category)
+            let (observations, skipped) = try DATEXTraffic.measurements(DATEXPublication(data: try await fetch(source.url, source)))
+            return prefixed(FeedBatch(devices: sites, observations: observations, skipped: skipped), prefix)
+
+        case .json:
+            guard let mapping = source.mapping else { throw FeedError("the source has no mapping") }
+            return prefixed(try mapping.read(try await fetch(source.url, source), category: source.category, fetchedAt: .now()), prefix)
+        }
+    }
+
+    /// Delays and reliability on the stops of the scheduled lines; vehicles as moving devices.
+    private func realtime(_ feed: GTFSRealtimeFeed, source: Source, stopPrefix: String, schedule: GTFSSchedule?, memory: inout Memory) -> FeedBatch {
+        var batch = FeedBatch(skipped: feed.skipped)
+        let time = feed.time ?? .now()
+        var reliability = memory.reliability ?? LineReliability(tolerance: source.tolerance ?? 120, window: Int64(source.window ?? 3600))
+        var byStop: [String: [(line: String, delay: Int)]] = [:]
+        for delay in feed.delays {
+            guard let stop = delay.stop else { continue }
+            let line = delay.route.flatMap { route in schedule?.route(route)?.line } ?? delay.route ?? "?"
+            reliability.record(line: line, trip: delay.trip, stop: stop, delay: delay.delay, at: time)
+            byStop[stop, default: []].append((line, delay.delay))
+        }
+        let shares = reliability.shares(now: time)
+        memory.reliability = reliability
+        for (stop, delays) in byStop.sorted(by: { $0.key < $1.key }) {
+            var perLine: [String: [Int]] = [:]
+            for item in delays { perLine[item.line, default: []].append(item.delay) }
+            let mean = Double(delays.map(\.delay).reduce(0, +)) / Double(delays.count)
+            var values: [String: JSONValue] = ["delay": .number(mean.rounded())]
+            values["delays"] = .object(perLine.mapValues { .number(Double($0.reduce(0, +)) / Double($0.count)) })
+            values["reliability"] = .object(perLine.keys.reduce(into: [String: JSONValue]()) { result, line in
+                if let share = shares[line] { result[line] = .number((share * 1000).rounded() / 1000) }
+            })
+            batch.observations.append(Observation(device: DeviceID.make(stopPrefix, stop), time: time, values: values))
+        }
+        if source.vehicles != false {
+            for vehicle in feed.vehicles {
+                let id = DeviceID.make(source.devicePrefix, vehicle.id)
+                var metadata: [String: JSONValue] = [:]
+                if let label = vehicle.label { metadata["label"] = .string(label) }
+                batch.devices.append(FeedDevice(id: id, category: source.category, name: vehicle.label, lat: vehicle.lat, lon: vehicle.lon, metadata: metadata))
+                var values: [String: JSONValue] = ["lat": .number(vehicle.lat), "lon": .number(vehicle.lon)]
+                values["trip"] = vehicle.trip.map(JSONValue.string)
+                values["line"] = vehicle.route.map { .string(schedule?.route($0)?.line ?? $0) }
+                values["bearing"] = vehicle.bearing.map(JSONValue.number)
+                values["speed"] = vehicle.speed.map(JSONValue.number)
+                values["occupancy"] = vehicle.occupancy.map(JSONValue.string)
+                batch.observations.append(Observation(device: id, time: vehicle.time ?? time, values: values.compactMapValues { $0 }))
+            }
+        }
+        return batch
+    }
+
+    private func prefixed(_ batch: FeedBatch, _ prefix: String) -> FeedBatch {
+        var batch = batch
+        for index in batch.devices.indices { batch.devices[index].id = DeviceID.make(prefix, batch.devices[index].id) }
+        for index in batch.observations.indices { batch.observations[index].device = DeviceID.make(prefix, batch.observations[index].device) }
+        return batch
+    }
+
+    /// `file:relative` is read from the connectors folder.
+    func resolve(_ address: String) -> String {
+        guard address.hasPrefix("file:"), !address.hasPrefix("file:/"), let directory = connectorsDirectory else { return address }
+        return directory.appendingPathComponent(String(address.dropFirst(5))).absoluteString
+    }
+
+    private func fetch(_ address: String, _ source: Source) async throws -> Data {
+        var headers: [(String, String)] = []
+        if let credentials = source.credentials {
+            guard let secret = environment[credentials.environment] else {
+                throw FeedError("the credentials variable \(credentials.environment) is not set")
+            }
+            headers.append((credentials.header, (credentials.prefix ?? "") + secret))
+        }
+        return try await fetcher.fetch(resolve(address), timeout: .seconds(source.timeout), headers: headers)
+    }
+}

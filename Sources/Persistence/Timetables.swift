@@ -1,0 +1,55 @@
+import CMCCore
+import Feeds
+import NIOConcurrencyHelpers
+
+/// The GTFS timetables the scheduler has read, by source: realtime updates resolve their trips
+/// against them and `GET /devices/{id}/departures` answers from them.
+public final class Timetables: Sendable {
+    struct Entry {
+        var schedule: GTFSSchedule
+        var prefix: String
+    }
+
+    private let entries = NIOLockedValueBox([String: Entry]())
+
+    public init() {}
+
+    func set(source: String, prefix: String, schedule: GTFSSchedule) {
+        entries.withLockedValue { $0[source] = Entry(schedule: schedule, prefix: prefix) }
+    }
+
+    func remove(source: String) {
+        _ = entries.withLockedValue { $0.removeValue(forKey: source) }
+    }
+
+    func schedule(source: String) -> GTFSSchedule? {
+        entries.withLockedValue { $0[source]?.schedule }
+    }
+
+    /// The timetable and the feed's stop id behind a bus-stop device id, if any source has it.
+    func stop(device: String) -> (schedule: GTFSSchedule, stop: String)? {
+        entries.withLockedValue { entries in
+            for entry in entries.values where device.hasPrefix(entry.prefix + ":") {
+                let local = String(device.dropFirst(entry.prefix.count + 1))
+                if let stop = entry.schedule.stops.first(where: { DeviceID.local($0.id) == local }) { return (entry.schedule, stop.id) }
+            }
+            return nil
+        }
+    }
+}
+
+/// Device ids for feed entries: `<prefix>:<id in the feed>`, with characters device ids do not allow replaced.
+enum DeviceID {
+    static func make(_ prefix: String, _ local: String) -> String {
+        String((prefix + ":" + Self.local(local)).prefix(128))
+    }
+
+    static func local(_ id: String) -> String {
+        String(String.UnicodeScalarView(id.unicodeScalars.map { c in
+            switch c {
+            case "0"..."9", "a"..."z", "A"..."Z", ":", ".", "_", "-": c
+            default: "_"
+            }
+        }))
+    }
+}

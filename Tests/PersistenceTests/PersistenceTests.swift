@@ -1,0 +1,283 @@
+import CMCCore
+import CMCTesting
+import Foundation
+import Persistence
+import Platform
+import Testing
+
+/// The scheduler reading real feeds through the real readers into devices and history.
+@Suite("Persistence")
+struct PersistenceTests {
+    static let shared: URL = {
+        if let path = ProcessInfo.processInfo.environment["CMC_SHARED_FEEDS"] { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/feeds")
+    }()
+
+    static func file(_ path: String) -> String { shared.appendingPathComponent(path).absoluteString }
+
+    static let traffic = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("FeedsTests/Fixtures")
+
+    static func status(_ record: [String: Any]) -> [String: Any] { record["status"] as? [String: Any] ?? [:] }
+
+    @Test("GTFS stops become bus-stop devices with their lines, and departures follow the timetable", arguments: TestBackend.all)
+    func gtfs(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                "id": "dta", "kind": "gtfs", "url": Self.file("gtfs/google-sample-feed-1.zip"), "interval": 3600, "paused": true,
+            ], expect: .created)
+            let first = Self.status(try await t.client.json(.post, "/persistence/sources/dta/run", token: t.adminToken))
+            #expect(first["lastResult"] as? String == "ok")
+            #expect(first["devices"] as? Int == 9 && first["devicesChanged"] as? Int == 9)
+
+            let stop = try await t.client.json(.get, "/devices/dta:BEATTY_AIRPORT", token: t.adminToken)
+            #expect(stop["category"] as? String == "bus_stop" && stop["connector"] as? String == "gtfs" && stop["public"] as? Bool == true)
+            #expect((stop["metadata"] as? [String: Any])?["lines"] as? [String] == ["10", "30", "50"])
+            #expect(stop["nickname"] as? String == "Nye County Airport (Demo)")
+
+            // Tuesday 5 June 2007, 07:55 in Los Angeles.
+            let next = try await t.client.json(.get, "/devices/dta:BEATTY_AIRPORT/departures?from=2007-06-05T14:55:00Z&limit=2", token: t.adminToken)
+            let departures = next["departures"] as? [[String: Any]] ?? []
+            #expect(departures.map { $0["line"] as? String } == ["10", "30"])
+            #expect(departures.map { $0["time"] as? String } == ["2007-06-05T15:00:00.000000Z", "2007-06-05T15:20:00.000000Z"])
+            #expect(departures.first?["headsign"] as? String == "to Bullfrog")
+
+            let again = Self.status(try await t.client.json(.post, "/persistence/sources/dta/run", token: t.adminToken))
+            #expect(again["devicesChanged"] as? Int == 0 && again["runs"] as? Int == 2)
+
+            let unknown = try await t.client.send(.get, "/devices/nowhere/departures", token: t.adminToken)
+            #expect(unknown.status == .notFound && unknown.errorCode == "not_found")
+            let badLimit = try await t.client.send(.get, "/devices/dta:BEATTY_AIRPORT/departures?limit=0", token: t.adminToken)
+            #expect(badLimit.status == .badRequest && badLimit.errorMessage?.contains("limit") == true)
+        }
+    }
+
+    @Test("DATEX II parking and traffic: the same observation fetched twice is stored once", arguments: TestBackend.all)
+    func datex(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                "id": "aachen", "kind": "datex2-parking", "paused": true,
+                "sitesUrl": Self.file("datex2/parking/aachen-static.xml"), "url": Self.file("datex2/parking/aachen-realtime.xml"),
+            ], expect: .created)
+            let first = Self.status(try await t.client.json(.post, "/persistence/sources/aachen/run", token: t.adminToken))
+            #expect(first["devices"] as? Int == 17 && first["observations"] as? Int == 17 && first["stored"] as? Int == 17)
+            let second = Self.status(try await t.client.json(.post, "/persistence/sources/aachen/run", token: t.adminToken))
+            #expect(second["stored"] as? Int == 0 && second["duplicates"] as? Int == 17)
+
+            let latest = try await t.client.json(.get, "/history/aachen:P1/latest", token: t.adminToken)
+            let values = latest["values"] as? [String: Any] ?? [:]
+            #expect(values["free"] as? Int == 412 && values["occupied"] as? Int == 148 && values["capacity"] as? Int == 560)
+            #expect(latest["connector"] as? String == "datex2" && latest["category"] as? String == "parking")
+            let history = try await t.client.json(.get, "/history?device=aachen:P1", token: t.adminToken)
+            #expect((history["readings"] as? [Any])?.count == 1)
+
+            try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                "id": "loops", "kind": "datex2-traffic", "paused": true,
+                "sitesUrl": Self.traffic.appendingPathComponent("traffic-sites.xml").absoluteString,
+                "url": Self.traffic.appendingPathComponent("traffic-measurements.xml").absoluteString,
+            ], expect: .created)
+            let loops = Self.status(try await t.client.json(.post, "/persistence/sources/loops/run", token: t.adminToken))
+            #expect(loops["stored"] as? Int == 2)
+            #expect(loops["skipped"] as? [String: Int] == ["dataError": 1])
+            let loop = try await t.client.json(.get, "/history/loops:loop-01/latest", token: t.adminToken)
+            #expect(loop["values"] as? [String: Double] == ["flow": 1200, "speed": 40.5])
+            let device = try await t.client.json(.get, "/devices/loops:loop-01", token: t.adminToken)
+            #expect(device["category"] as? String == "traffic" && (device["location"] as? [String: Double])?["lat"] == 39.2186)
+        }
+    }
+
+    @Test("GBFS over HTTP: discovery, stations with availability by model, free-floating cars, static changes", arguments: TestBackend.all)
+    func gbfs(backend: TestBackend) async throws {
+        try await FeedServer.run { server, base in
+            try await TestPlatform.run(backend) { t in
+                try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                    "id": "playcar", "kind": "gbfs", "category": "carsharing", "vehicles": true, "paused": true, "url": "\(base)/gbfs/gbfs.json",
+                ], expect: .created)
+                let run = Self.status(try await t.client.json(.post, "/persistence/sources/playcar/run", token: t.adminToken))
+                #expect(run["lastResult"] as? String == "ok", "\(run)")
+                #expect(run["devices"] as? Int == 3 && run["stored"] as? Int == 3)
+                #expect(run["skipped"] as? [String: Int] == ["status of an unlisted station": 1])
+
+                let poetto = try await t.client.json(.get, "/history/playcar:poetto/latest", token: t.adminToken)
+                let values = poetto["values"] as? [String: Any] ?? [:]
+                #expect(values["vehiclesAvailable"] as? Int == 3 && values["vehiclesReserved"] as? Int == 1 && values["docksAvailable"] as? Int == 3)
+                #expect(values["availableByType"] as? [String: Int] == ["Renault Clio": 2, "Renault Zoe": 1])
+                let station = try await t.client.json(.get, "/devices/playcar:poetto", token: t.adminToken)
+                #expect(station["nickname"] as? String == "Poetto - Ospedale Marino")
+                #expect((station["metadata"] as? [String: Any])?["capacity"] as? Int == 6)
+                let car = try await t.client.json(.get, "/devices/playcar:car-17", token: t.adminToken)
+                #expect(car["category"] as? String == "carsharing_vehicle" && car["nickname"] as? String == "Renault Zoe")
+
+                // The station's capacity changes in the feed: the device follows; a station that leaves the feed stays.
+                var information = try String(contentsOf: FeedServer.fixtures.appendingPathComponent("gbfs/station_information.json"), encoding: .utf8)
+                information = information.replacingOccurrences(of: "\"capacity\": 6", with: "\"capacity\": 8")
+                information = information.replacingOccurrences(of: #"{"station_id": "stazione""#, with: #"{"station_id": "stazione2""#)
+                server.documents.withLockedValue { $0["gbfs/station_information.json"] = information }
+                let changed = Self.status(try await t.client.json(.post, "/persistence/sources/playcar/run", token: t.adminToken))
+                #expect(changed["devicesChanged"] as? Int == 2)  // poetto changed, stazione2 new
+                let updated = try await t.client.json(.get, "/devices/playcar:poetto", token: t.adminToken)
+                #expect((updated["metadata"] as? [String: Any])?["capacity"] as? Int == 8)
+                try await t.client.json(.get, "/devices/playcar:stazione", token: t.adminToken)
+                let kept = try await t.client.json(.get, "/history/playcar:stazione/latest", token: t.adminToken)
+                #expect((kept["values"] as? [String: Any])?["vehiclesAvailable"] as? Int == 0)
+            }
+        }
+    }
+
+    @Test("HTTP errors, time-outs, damaged files and bad credentials are reported per source; the others keep running", arguments: TestBackend.all)
+    func failures(backend: TestBackend) async throws {
+        try await FeedServer.run { server, base in
+            var configuration = TestPlatform.configuration()
+            configuration.logLevel = .critical
+            try await TestPlatform.run(backend, configuration: configuration) { t in
+                let damaged = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-damaged-\(UUID().uuidString).zip")
+                let zip = try Data(contentsOf: Self.shared.appendingPathComponent("gtfs/google-sample-feed-1.zip"))
+                try zip.prefix(zip.count / 2).write(to: damaged)
+                defer { try? FileManager.default.removeItem(at: damaged) }
+
+                // A good source first, so there is something that must not be lost.
+                try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                    "id": "dta", "kind": "gtfs", "url": Self.file("gtfs/google-sample-feed-1.zip"), "paused": true,
+                ], expect: .created)
+                try await t.client.json(.post, "/persistence/sources/dta/run", token: t.adminToken)
+
+                let sources: [[String: Any]] = [
+                    ["id": "broken", "kind": "datex2-parking", "interval": 1, "url": "\(base)/status/500", "sitesUrl": "\(base)/status/500"],
+                    ["id": "slow", "kind": "json", "interval": 1, "timeout": 1, "url": "\(base)/slow", "mapping": ["id": "id", "values": ["v": "v"]]],
+                    ["id": "keyless", "kind": "json", "interval": 1, "url": "\(base)/auth", "mapping": ["id": "id", "values": ["v": "v"]],
+                     "credentials": ["header": "X-Api-Key", "environment": "CMC_TEST_UNSET_VARIABLE"]],
+                    ["id": "steady", "kind": "datex2-parking", "interval": 1,
+                     "sitesUrl": Self.file("datex2/parking/aachen-static.xml"), "url": Self.file("datex2/parking/aachen-realtime.xml")],
+                ]
+                for source in sources { try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: source, expect: .created) }
+                // The damaged zip replaces the good one: the run fails, the stops stay.
+                try await t.client.json(.put, "/persistence/sources/dta", token: t.adminToken, body: [
+                    "id": "dta", "kind": "gtfs", "url": damaged.absoluteString, "interval": 1,
+                ])
+
+                var byID: [String: [String: Any]] = [:]
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
+                    let list = try await t.client.json(.get, "/persistence/sources", token: t.adminToken)
+                    byID = Dictionary(uniqueKeysWithValues: (list["sources"] as? [[String: Any]] ?? []).map {
+                        (($0["source"] as? [String: Any])?["id"] as? String ?? "", Self.status($0))
+                    })
+                    let slowFailed = byID["slow"]?["lastResult"] as? String == "failed"
+                    let steadyRuns = byID["steady"]?["runs"] as? Int ?? 0
+                    let brokenFailures = byID["broken"]?["consecutiveFailures"] as? Int ?? 0
+                    if slowFailed && steadyRuns >= 3 && brokenFailures >= 2 && byID["dta"]?["lastResult"] as? String == "failed"
+                        && byID["keyless"]?["lastResult"] as? String == "failed" { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect((byID["broken"]?["lastError"] as? String)?.contains("answered HTTP 500") == true, "\(byID["broken"] ?? [:])")
+                #expect((byID["slow"]?["lastError"] as? String)?.contains("1 s") == true, "\(byID["slow"] ?? [:])")
+                #expect((byID["dta"]?["lastError"] as? String)?.contains("zip") == true, "\(byID["dta"] ?? [:])")
+                #expect(byID["keyless"]?["lastError"] as? String == "the credentials variable CMC_TEST_UNSET_VARIABLE is not set")
+                // The slow source's hanging requests never held the steady one back.
+                #expect((byID["steady"]?["runs"] as? Int ?? 0) >= 3 && byID["steady"]?["lastResult"] as? String == "ok")
+                // Backoff: after failures the next run is at least twice the interval away.
+                let broken = byID["broken"] ?? [:]
+                if let last = (broken["lastRunAt"] as? String).flatMap(Timestamp.init(parsing:)),
+                   let next = (broken["nextRunAt"] as? String).flatMap(Timestamp.init(parsing:)) {
+                    #expect(next.microseconds - last.microseconds >= 1_800_000 * Int64(min(broken["consecutiveFailures"] as? Int ?? 1, 2)))
+                } else {
+                    Issue.record("no run times: \(broken)")
+                }
+                let stop = try await t.client.send(.get, "/devices/dta:BEATTY_AIRPORT", token: t.adminToken)
+                #expect(stop.status == .ok)
+                #expect(server.requests.withLockedValue { $0.contains { $0.hasPrefix("auth") } } == false)
+            }
+        }
+    }
+
+    @Test("operators add, change, pause, resume and remove sources; bad input names the field", arguments: TestBackend.all)
+    func management(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let citizen = try await t.user("cira")
+            let operatorUser = try await t.user("otto", role: .operator)
+            let source: [String: Any] = ["id": "aachen", "kind": "datex2-parking", "interval": 300, "paused": true,
+                                         "sitesUrl": Self.file("datex2/parking/aachen-static.xml"), "url": Self.file("datex2/parking/aachen-realtime.xml")]
+            #expect(try await t.client.send(.post, "/persistence/sources", token: citizen.token, body: source).status == .forbidden)
+            #expect(try await t.client.send(.get, "/persistence/sources", token: citizen.token).status == .forbidden)
+            let created = try await t.client.json(.post, "/persistence/sources", token: operatorUser.token, body: source, expect: .created)
+            #expect(created["origin"] as? String == "api")
+            #expect((created["source"] as? [String: Any])?["category"] as? String == "parking")
+            let duplicate = try await t.client.send(.post, "/persistence/sources", token: operatorUser.token, body: source)
+            #expect(duplicate.status == .conflict)
+
+            func refused(_ body: [String: Any], _ field: String) async throws {
+                let reply = try await t.client.send(.post, "/persistence/sources", token: operatorUser.token, body: body)
+                #expect(reply.status == .badRequest, "\(body)")
+                #expect(reply.errorMessage?.contains(field) == true, "\(reply.text)")
+            }
+            try await refused(["id": "x", "kind": "datex2-parking", "url": "https://example.org/status.xml"], "sitesUrl")
+            try await refused(["id": "x", "kind": "ftp", "url": "https://example.org/a"], "kind")
+            try await refused(["id": "x", "kind": "gtfs", "url": "ftp://example.org/a.zip"], "url")
+            try await refused(["id": "X Y", "kind": "gtfs", "url": "https://example.org/a.zip"], "id")
+            try await refused(["id": "x", "kind": "gtfs", "url": "https://example.org/a.zip", "interval": 0], "interval")
+            try await refused(["id": "x", "kind": "gtfs", "url": "https://example.org/a.zip", "intervall": 60], "intervall")
+            try await refused(["id": "x", "kind": "gtfs-rt", "url": "https://example.org/tu.pb"], "schedule")
+            try await refused(["id": "x", "kind": "json", "url": "https://example.org/a.json"], "mapping")
+
+            var changed = source
+            changed["interval"] = 120
+            let replaced = try await t.client.json(.put, "/persistence/sources/aachen", token: operatorUser.token, body: changed)
+            #expect((replaced["source"] as? [String: Any])?["interval"] as? Int == 120)
+            changed["id"] = "other"
+            #expect(try await t.client.send(.put, "/persistence/sources/aachen", token: operatorUser.token, body: changed).status == .badRequest)
+
+            let resumed = try await t.client.json(.post, "/persistence/sources/aachen/resume", token: operatorUser.token)
+            #expect((resumed["source"] as? [String: Any])?["paused"] as? Bool == false)
+            // Resumed sources run at once.
+            var runs = 0
+            let deadline = ContinuousClock.now + .seconds(10)
+            while runs == 0, ContinuousClock.now < deadline {
+                runs = Self.status(try await t.client.json(.get, "/persistence/sources/aachen", token: operatorUser.token))["runs"] as? Int ?? 0
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(runs >= 1)
+            let paused = try await t.client.json(.post, "/persistence/sources/aachen/pause", token: operatorUser.token)
+            #expect((paused["source"] as? [String: Any])?["paused"] as? Bool == true)
+            #expect(Self.status(paused)["nextRunAt"] == nil)
+
+            #expect(try await t.client.send(.delete, "/persistence/sources/aachen", token: operatorUser.token).status == .noContent)
+            #expect(try await t.client.send(.get, "/persistence/sources/aachen", token: operatorUser.token).status == .notFound)
+            #expect(try await t.client.send(.post, "/persistence/sources/aachen/run", token: operatorUser.token).status == .notFound)
+            // What it stored stays.
+            #expect(try await t.client.send(.get, "/devices/aachen:P1", token: t.adminToken).status == .ok)
+        }
+    }
+
+    @Test("sources declared in connectors/ are loaded at start; a bad file is refused by name", arguments: TestBackend.all)
+    func files(backend: TestBackend) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-connectors-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data(#"{"id": "aachen", "kind": "datex2-parking", "interval": 600, "sitesUrl": "file:aachen-static.xml", "url": "file:aachen-realtime.xml"}"#.utf8)
+            .write(to: directory.appendingPathComponent("aachen.json"))
+        for name in ["aachen-static.xml", "aachen-realtime.xml"] {
+            try FileManager.default.copyItem(at: Self.shared.appendingPathComponent("datex2/parking/\(name)"), to: directory.appendingPathComponent(name))
+        }
+        var configuration = TestPlatform.configuration()
+        configuration.connectorsDirectory = directory
+        try await TestPlatform.run(backend, configuration: configuration) { t in
+            var record: [String: Any] = [:]
+            let deadline = ContinuousClock.now + .seconds(10)
+            while Self.status(record)["lastResult"] == nil, ContinuousClock.now < deadline {
+                record = (try? await t.client.json(.get, "/persistence/sources/aachen", token: t.adminToken)) ?? [:]
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(record["origin"] as? String == "file")
+            #expect(Self.status(record)["lastResult"] as? String == "ok" && Self.status(record)["stored"] as? Int == 17, "\(record)")
+        }
+
+        try Data(#"{"id": "bad", "kind": "datex2-parking", "url": "file:x.xml"}"#.utf8).write(to: directory.appendingPathComponent("bad.json"))
+        #expect(throws: SourceFileError.self) { try SourceFiles.load(directory: directory) }
+        do {
+            _ = try SourceFiles.load(directory: directory)
+        } catch {
+            #expect("\(error)" == "connectors/bad.json: sitesUrl: is required for datex2-parking: the DATEX II site table")
+        }
+    }
+}
