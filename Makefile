@@ -5,9 +5,10 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), Mosquitto and libmosquitto
-# (MQTT connector), libcoap3 with its coap-client (CoAP connector), sqlite3 (inspecting data files).
+# (MQTT connector), libcoap3 with its coap-client (CoAP connector), zlib (GTFS zip archives), libxml2
+# (DATEX II XML through Foundation), sqlite3 (inspecting data files).
 DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
-	libcoap3-dev libcoap3-bin pkg-config sqlite3 ca-certificates python3 python3-pip
+	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip
 
 PG_URL ?= postgres://postgres:cmc@127.0.0.1:5432/cmc_test
 # The broker tests use, apart from the one `make run` starts on 1883.
@@ -71,10 +72,12 @@ test: deps postgres test-broker openapi-check
 	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) CMC_REQUIRE_MQTT=1 \
 		swift test $(SWIFT_BUILD_FLAGS)
 
-## Build and start the platform on ./data/cmc.sqlite.
+## Build and start the platform on ./data/cmc.sqlite with the demo city: its feed publisher on
+## 127.0.0.1:8090 (read by connectors/cagliari-*.json) runs beside the platform and stops with it.
 run: release broker
 	@mkdir -p data
 	@echo "portal and API: http://127.0.0.1:$(CMC_PORT)/  (admin: $(CMC_ADMIN_EMAIL))"
+	@.build/release/cmc demo feeds --port 8090 > data/demo-feeds.log 2>&1 & feeds=$$!; trap "kill $$feeds 2>/dev/null" EXIT INT TERM; \
 	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD=$(CMC_ADMIN_PASSWORD) \
 		CMC_MQTT_URL="mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883" .build/release/cmc serve
 

@@ -219,12 +219,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The scenario endpoint: parking near a destination and the mobility services around it.
+        .target(
+            name: "Mobility",
+            dependencies: [
+                "CMCCore", "Auth", "Devices", "History", "Feeds", "Persistence",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The demo city of Cagliari: its layout, its feeds in the real formats, and their publisher.
+        .target(
+            name: "DemoCity",
+            dependencies: [
+                "CMCCore", "Feeds",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Wires the services into one application; used by `cmc` and by the tests.
         .target(
             name: "Platform",
             dependencies: [
                 "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events", "Webhooks",
-                "Feeds", "Persistence",
+                "Feeds", "Persistence", "Mobility",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -238,7 +258,7 @@ let package = Package(
         .executableTarget(
             name: "cmc",
             dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices", "MQTT", "CoAP",
+                "Platform", "CMCCore", "Auth", "Users", "Devices", "MQTT", "CoAP", "DemoCity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -269,6 +289,8 @@ let package = Package(
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
         serviceTests("CoAPConnector", extra: ["CoAP"]),
         serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),
+        serviceTests("DemoCity", extra: ["Feeds", "Persistence"]),
+        serviceTests("Mobility", extra: ["DemoCity"]),
         serviceTests("Feeds", extra: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         serviceTests("Persistence", extra: ["Feeds", "Devices", "History"]),
         serviceTests("Events", extra: [

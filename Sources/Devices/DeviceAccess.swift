@@ -17,7 +17,7 @@ public struct DeviceAccess: Sendable {
     }
 
     /// The owner to filter lists by; nil when the caller sees everything.
-    static func visibility(_ principal: Principal) -> String? {
+    public static func visibility(_ principal: Principal) -> String? {
         principal.isPrivileged ? nil : (principal.actingUserID ?? "")
     }
 }

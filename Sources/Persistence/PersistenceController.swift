@@ -118,10 +118,10 @@ public struct PersistenceController: Sendable {
         let query = try QueryParameters(request, allowed: ["from", "limit", "line"])
         let from = try query.timestamp("from") ?? .now()
         let limit = try query.int("limit", range: 1...500) ?? 10
-        guard let (schedule, stop) = scheduler.timetables.stop(device: id) else {
+        guard let (stop, found) = scheduler.timetables.departures(device: id, from: from, limit: limit, line: query.string("line")) else {
             throw APIError.notFound("no timetable for device \(id): it is not a stop of a GTFS source")
         }
-        let items = schedule.departures(stop: stop, from: from, limit: limit, line: query.string("line")).map {
+        let items = found.map {
             Departures.Item(line: $0.line, route: $0.route, headsign: $0.headsign, trip: $0.trip, time: $0.time)
         }
         return JSONResponse(Departures(device: id, stop: stop, departures: items))

@@ -26,6 +26,12 @@ public final class Timetables: Sendable {
         entries.withLockedValue { $0[source]?.schedule }
     }
 
+    /// The next departures from a bus-stop device; nil when no GTFS source has that stop.
+    public func departures(device: String, from: Timestamp, limit: Int, line: String? = nil) -> (stop: String, departures: [GTFSSchedule.Departure])? {
+        guard let (schedule, stop) = stop(device: device) else { return nil }
+        return (stop, schedule.departures(stop: stop, from: from, limit: limit, line: line))
+    }
+
     /// The timetable and the feed's stop id behind a bus-stop device id, if any source has it.
     func stop(device: String) -> (schedule: GTFSSchedule, stop: String)? {
         entries.withLockedValue { entries in

@@ -14,6 +14,7 @@ import CoAPConnector
 import Events
 import Webhooks
 import Persistence
+import Mobility
 import HummingbirdWebSocket
 import Users
 
@@ -41,7 +42,7 @@ public struct Platform: Sendable {
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
     public static let routes: [Route] = SystemRoutes.routes + AuthController.routes + UserController.routes + AppController.routes
         + DeviceController.routes + HistoryController.routes + EventController.routes
-        + WebhookController.routes + PersistenceController.routes
+        + WebhookController.routes + PersistenceController.routes + MobilityController.routes
 
     /// Migrates the database, loads keys and rules, and creates the first admin if configured.
     public static func prepare(database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws -> Platform {
@@ -139,6 +140,8 @@ public struct Platform: Sendable {
         let sources = PersistenceController(scheduler: persistence)
         sources.addRoutes(to: router.group("persistence/sources"))
         sources.addDepartureRoutes(to: router.group("devices"))
+        MobilityController(devices: deviceRepository, readings: readings, timetables: persistence.timetables)
+            .addRoutes(to: router.group("mobility"))
         return router
     }
 

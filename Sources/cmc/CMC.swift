@@ -12,7 +12,7 @@ struct CMC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cmc",
         abstract: "City IoT platform: device registry, time-series history, authentication.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Token.self, Simulate.self, Bench.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self, Token.self, Simulate.self, Demo.self, Bench.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -53,102 +53,102 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 /// Buffer cardinality, not semantic cardinality.  See reference.md at
 /// https://github.com/google/transit/tree/master/gtfs-realtime for field
 /// semantic cardinality.
-nonisolated struct TransitRealtime_FeedMessage: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_FeedMessage: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Metadata about this feed and feed message.
-  var header: TransitRealtime_FeedHeader {
+  public var header: TransitRealtime_FeedHeader {
     get {_header ?? TransitRealtime_FeedHeader()}
     set {_header = newValue}
   }
   /// Returns true if `header` has been explicitly set.
-  var hasHeader: Bool {self._header != nil}
+  public var hasHeader: Bool {self._header != nil}
   /// Clears the value of `header`. Subsequent reads from it will return its default value.
-  mutating func clearHeader() {self._header = nil}
+  public mutating func clearHeader() {self._header = nil}
 
   /// Contents of the feed.
-  var entity: [TransitRealtime_FeedEntity] = []
+  public var entity: [TransitRealtime_FeedEntity] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _header: TransitRealtime_FeedHeader? = nil
 }
 
 /// Metadata about a feed, included in feed messages.
-nonisolated struct TransitRealtime_FeedHeader: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_FeedHeader: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Version of the feed specification.
   /// The current version is 2.0.  Valid versions are "2.0", "1.0".
-  var gtfsRealtimeVersion: String {
+  public var gtfsRealtimeVersion: String {
     get {_gtfsRealtimeVersion ?? String()}
     set {_gtfsRealtimeVersion = newValue}
   }
   /// Returns true if `gtfsRealtimeVersion` has been explicitly set.
-  var hasGtfsRealtimeVersion: Bool {self._gtfsRealtimeVersion != nil}
+  public var hasGtfsRealtimeVersion: Bool {self._gtfsRealtimeVersion != nil}
   /// Clears the value of `gtfsRealtimeVersion`. Subsequent reads from it will return its default value.
-  mutating func clearGtfsRealtimeVersion() {self._gtfsRealtimeVersion = nil}
+  public mutating func clearGtfsRealtimeVersion() {self._gtfsRealtimeVersion = nil}
 
-  var incrementality: TransitRealtime_FeedHeader.Incrementality {
+  public var incrementality: TransitRealtime_FeedHeader.Incrementality {
     get {_incrementality ?? .fullDataset}
     set {_incrementality = newValue}
   }
   /// Returns true if `incrementality` has been explicitly set.
-  var hasIncrementality: Bool {self._incrementality != nil}
+  public var hasIncrementality: Bool {self._incrementality != nil}
   /// Clears the value of `incrementality`. Subsequent reads from it will return its default value.
-  mutating func clearIncrementality() {self._incrementality = nil}
+  public mutating func clearIncrementality() {self._incrementality = nil}
 
   /// This timestamp identifies the moment when the content of this feed has been
   /// created (in server time). In POSIX time (i.e., number of seconds since
   /// January 1st 1970 00:00:00 UTC).
-  var timestamp: UInt64 {
+  public var timestamp: UInt64 {
     get {_timestamp ?? 0}
     set {_timestamp = newValue}
   }
   /// Returns true if `timestamp` has been explicitly set.
-  var hasTimestamp: Bool {self._timestamp != nil}
+  public var hasTimestamp: Bool {self._timestamp != nil}
   /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
-  mutating func clearTimestamp() {self._timestamp = nil}
+  public mutating func clearTimestamp() {self._timestamp = nil}
 
   /// String that matches the feed_info.feed_version from the GTFS feed that the real
   /// time data is based on. Consumers can use this to identify which GTFS feed is
   /// currently active or when a new one is available to download.
-  var feedVersion: String {
+  public var feedVersion: String {
     get {_feedVersion ?? String()}
     set {_feedVersion = newValue}
   }
   /// Returns true if `feedVersion` has been explicitly set.
-  var hasFeedVersion: Bool {self._feedVersion != nil}
+  public var hasFeedVersion: Bool {self._feedVersion != nil}
   /// Clears the value of `feedVersion`. Subsequent reads from it will return its default value.
-  mutating func clearFeedVersion() {self._feedVersion = nil}
+  public mutating func clearFeedVersion() {self._feedVersion = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Determines whether the current fetch is incremental.  Currently,
   /// DIFFERENTIAL mode is unsupported and behavior is unspecified for feeds
   /// that use this mode.  There are discussions on the GTFS Realtime mailing
   /// list around fully specifying the behavior of DIFFERENTIAL mode and the
   /// documentation will be updated when those discussions are finalized.
-  nonisolated enum Incrementality: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum Incrementality: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case fullDataset = 0
     case differential = 1
 
-    init() {
+    public init() {
       self = .fullDataset
     }
 
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _gtfsRealtimeVersion: String? = nil
   fileprivate var _incrementality: TransitRealtime_FeedHeader.Incrementality? = nil
   fileprivate var _timestamp: UInt64? = nil
@@ -156,7 +156,7 @@ nonisolated struct TransitRealtime_FeedHeader: SwiftProtobuf.ExtensibleMessage, 
 }
 
 /// A definition (or update) of an entity in the transit feed.
-nonisolated struct TransitRealtime_FeedEntity: SwiftProtobuf.ExtensibleMessage, @unchecked Sendable {
+public nonisolated struct TransitRealtime_FeedEntity: SwiftProtobuf.ExtensibleMessage, @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -169,88 +169,88 @@ nonisolated struct TransitRealtime_FeedEntity: SwiftProtobuf.ExtensibleMessage, 
   /// The actual GTFS entities (e.g. stations, routes, trips) referenced by the
   /// feed must be specified by explicit selectors (see EntitySelector below for
   /// more info).
-  var id: String {
+  public var id: String {
     get {_storage._id ?? String()}
     set {_uniqueStorage()._id = newValue}
   }
   /// Returns true if `id` has been explicitly set.
-  var hasID: Bool {_storage._id != nil}
+  public var hasID: Bool {_storage._id != nil}
   /// Clears the value of `id`. Subsequent reads from it will return its default value.
-  mutating func clearID() {_uniqueStorage()._id = nil}
+  public mutating func clearID() {_uniqueStorage()._id = nil}
 
   /// Whether this entity is to be deleted. Relevant only for incremental
   /// fetches.
-  var isDeleted: Bool {
+  public var isDeleted: Bool {
     get {_storage._isDeleted ?? false}
     set {_uniqueStorage()._isDeleted = newValue}
   }
   /// Returns true if `isDeleted` has been explicitly set.
-  var hasIsDeleted: Bool {_storage._isDeleted != nil}
+  public var hasIsDeleted: Bool {_storage._isDeleted != nil}
   /// Clears the value of `isDeleted`. Subsequent reads from it will return its default value.
-  mutating func clearIsDeleted() {_uniqueStorage()._isDeleted = nil}
+  public mutating func clearIsDeleted() {_uniqueStorage()._isDeleted = nil}
 
   /// Data about the entity itself. Exactly one of the following fields must be
   /// present (unless the entity is being deleted).
-  var tripUpdate: TransitRealtime_TripUpdate {
+  public var tripUpdate: TransitRealtime_TripUpdate {
     get {_storage._tripUpdate ?? TransitRealtime_TripUpdate()}
     set {_uniqueStorage()._tripUpdate = newValue}
   }
   /// Returns true if `tripUpdate` has been explicitly set.
-  var hasTripUpdate: Bool {_storage._tripUpdate != nil}
+  public var hasTripUpdate: Bool {_storage._tripUpdate != nil}
   /// Clears the value of `tripUpdate`. Subsequent reads from it will return its default value.
-  mutating func clearTripUpdate() {_uniqueStorage()._tripUpdate = nil}
+  public mutating func clearTripUpdate() {_uniqueStorage()._tripUpdate = nil}
 
-  var vehicle: TransitRealtime_VehiclePosition {
+  public var vehicle: TransitRealtime_VehiclePosition {
     get {_storage._vehicle ?? TransitRealtime_VehiclePosition()}
     set {_uniqueStorage()._vehicle = newValue}
   }
   /// Returns true if `vehicle` has been explicitly set.
-  var hasVehicle: Bool {_storage._vehicle != nil}
+  public var hasVehicle: Bool {_storage._vehicle != nil}
   /// Clears the value of `vehicle`. Subsequent reads from it will return its default value.
-  mutating func clearVehicle() {_uniqueStorage()._vehicle = nil}
+  public mutating func clearVehicle() {_uniqueStorage()._vehicle = nil}
 
-  var alert: TransitRealtime_Alert {
+  public var alert: TransitRealtime_Alert {
     get {_storage._alert ?? TransitRealtime_Alert()}
     set {_uniqueStorage()._alert = newValue}
   }
   /// Returns true if `alert` has been explicitly set.
-  var hasAlert: Bool {_storage._alert != nil}
+  public var hasAlert: Bool {_storage._alert != nil}
   /// Clears the value of `alert`. Subsequent reads from it will return its default value.
-  mutating func clearAlert() {_uniqueStorage()._alert = nil}
+  public mutating func clearAlert() {_uniqueStorage()._alert = nil}
 
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var shape: TransitRealtime_Shape {
+  public var shape: TransitRealtime_Shape {
     get {_storage._shape ?? TransitRealtime_Shape()}
     set {_uniqueStorage()._shape = newValue}
   }
   /// Returns true if `shape` has been explicitly set.
-  var hasShape: Bool {_storage._shape != nil}
+  public var hasShape: Bool {_storage._shape != nil}
   /// Clears the value of `shape`. Subsequent reads from it will return its default value.
-  mutating func clearShape() {_uniqueStorage()._shape = nil}
+  public mutating func clearShape() {_uniqueStorage()._shape = nil}
 
-  var stop: TransitRealtime_Stop {
+  public var stop: TransitRealtime_Stop {
     get {_storage._stop ?? TransitRealtime_Stop()}
     set {_uniqueStorage()._stop = newValue}
   }
   /// Returns true if `stop` has been explicitly set.
-  var hasStop: Bool {_storage._stop != nil}
+  public var hasStop: Bool {_storage._stop != nil}
   /// Clears the value of `stop`. Subsequent reads from it will return its default value.
-  mutating func clearStop() {_uniqueStorage()._stop = nil}
+  public mutating func clearStop() {_uniqueStorage()._stop = nil}
 
-  var tripModifications: TransitRealtime_TripModifications {
+  public var tripModifications: TransitRealtime_TripModifications {
     get {_storage._tripModifications ?? TransitRealtime_TripModifications()}
     set {_uniqueStorage()._tripModifications = newValue}
   }
   /// Returns true if `tripModifications` has been explicitly set.
-  var hasTripModifications: Bool {_storage._tripModifications != nil}
+  public var hasTripModifications: Bool {_storage._tripModifications != nil}
   /// Clears the value of `tripModifications`. Subsequent reads from it will return its default value.
-  mutating func clearTripModifications() {_uniqueStorage()._tripModifications = nil}
+  public mutating func clearTripModifications() {_uniqueStorage()._tripModifications = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
@@ -280,7 +280,7 @@ nonisolated struct TransitRealtime_FeedEntity: SwiftProtobuf.ExtensibleMessage, 
 /// that the trip is still proceeding.
 /// Note that the feed provider is allowed, but not required, to purge past
 /// updates - this is one case where this would be practically useful.
-nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, @unchecked Sendable {
+public nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -289,24 +289,24 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   /// TripUpdate entity for each actual trip instance.
   /// If there is none, that means there is no prediction information available.
   /// It does *not* mean that the trip is progressing according to schedule.
-  var trip: TransitRealtime_TripDescriptor {
+  public var trip: TransitRealtime_TripDescriptor {
     get {_storage._trip ?? TransitRealtime_TripDescriptor()}
     set {_uniqueStorage()._trip = newValue}
   }
   /// Returns true if `trip` has been explicitly set.
-  var hasTrip: Bool {_storage._trip != nil}
+  public var hasTrip: Bool {_storage._trip != nil}
   /// Clears the value of `trip`. Subsequent reads from it will return its default value.
-  mutating func clearTrip() {_uniqueStorage()._trip = nil}
+  public mutating func clearTrip() {_uniqueStorage()._trip = nil}
 
   /// Additional information on the vehicle that is serving this trip.
-  var vehicle: TransitRealtime_VehicleDescriptor {
+  public var vehicle: TransitRealtime_VehicleDescriptor {
     get {_storage._vehicle ?? TransitRealtime_VehicleDescriptor()}
     set {_uniqueStorage()._vehicle = newValue}
   }
   /// Returns true if `vehicle` has been explicitly set.
-  var hasVehicle: Bool {_storage._vehicle != nil}
+  public var hasVehicle: Bool {_storage._vehicle != nil}
   /// Clears the value of `vehicle`. Subsequent reads from it will return its default value.
-  mutating func clearVehicle() {_uniqueStorage()._vehicle = nil}
+  public mutating func clearVehicle() {_uniqueStorage()._vehicle = nil}
 
   /// Updates to StopTimes for the trip (both future, i.e., predictions, and in
   /// some cases, past ones, i.e., those that already happened).
@@ -327,7 +327,7 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   /// - stop_sequences 3,4,5,6,7 have delay of 5 min.
   /// - stop_sequences 8,9 have delay of 1 min.
   /// - stop_sequences 10,... have unknown delay.
-  var stopTimeUpdate: [TransitRealtime_TripUpdate.StopTimeUpdate] {
+  public var stopTimeUpdate: [TransitRealtime_TripUpdate.StopTimeUpdate] {
     get {_storage._stopTimeUpdate}
     set {_uniqueStorage()._stopTimeUpdate = newValue}
   }
@@ -336,14 +336,14 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   /// to estimate StopTimes in the future. When StopTimes in the past are provided,
   /// arrival/departure times may be earlier than this value. In POSIX
   /// time (i.e., the number of seconds since January 1st 1970 00:00:00 UTC).
-  var timestamp: UInt64 {
+  public var timestamp: UInt64 {
     get {_storage._timestamp ?? 0}
     set {_uniqueStorage()._timestamp = newValue}
   }
   /// Returns true if `timestamp` has been explicitly set.
-  var hasTimestamp: Bool {_storage._timestamp != nil}
+  public var hasTimestamp: Bool {_storage._timestamp != nil}
   /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
-  mutating func clearTimestamp() {_uniqueStorage()._timestamp = nil}
+  public mutating func clearTimestamp() {_uniqueStorage()._timestamp = nil}
 
   /// The current schedule deviation for the trip.  Delay should only be
   /// specified when the prediction is given relative to some existing schedule
@@ -363,25 +363,25 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   ///
   /// NOTE: This field is still experimental, and subject to change. It may be
   /// formally adopted in the future.
-  var delay: Int32 {
+  public var delay: Int32 {
     get {_storage._delay ?? 0}
     set {_uniqueStorage()._delay = newValue}
   }
   /// Returns true if `delay` has been explicitly set.
-  var hasDelay: Bool {_storage._delay != nil}
+  public var hasDelay: Bool {_storage._delay != nil}
   /// Clears the value of `delay`. Subsequent reads from it will return its default value.
-  mutating func clearDelay() {_uniqueStorage()._delay = nil}
+  public mutating func clearDelay() {_uniqueStorage()._delay = nil}
 
-  var tripProperties: TransitRealtime_TripUpdate.TripProperties {
+  public var tripProperties: TransitRealtime_TripUpdate.TripProperties {
     get {_storage._tripProperties ?? TransitRealtime_TripUpdate.TripProperties()}
     set {_uniqueStorage()._tripProperties = newValue}
   }
   /// Returns true if `tripProperties` has been explicitly set.
-  var hasTripProperties: Bool {_storage._tripProperties != nil}
+  public var hasTripProperties: Bool {_storage._tripProperties != nil}
   /// Clears the value of `tripProperties`. Subsequent reads from it will return its default value.
-  mutating func clearTripProperties() {_uniqueStorage()._tripProperties = nil}
+  public mutating func clearTripProperties() {_uniqueStorage()._tripProperties = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Timing information for a single predicted event (either arrival or
   /// departure).
@@ -398,7 +398,7 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   /// note, we don't yet define its precise statistical meaning). It's possible
   /// for the uncertainty to be 0, for example for trains that are driven under
   /// computer timing control.
-  nonisolated struct StopTimeEvent: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct StopTimeEvent: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
@@ -406,59 +406,59 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
     /// Delay (in seconds) can be positive (meaning that the vehicle is late) or
     /// negative (meaning that the vehicle is ahead of schedule). Delay of 0
     /// means that the vehicle is exactly on time.
-    var delay: Int32 {
+    public var delay: Int32 {
       get {_delay ?? 0}
       set {_delay = newValue}
     }
     /// Returns true if `delay` has been explicitly set.
-    var hasDelay: Bool {self._delay != nil}
+    public var hasDelay: Bool {self._delay != nil}
     /// Clears the value of `delay`. Subsequent reads from it will return its default value.
-    mutating func clearDelay() {self._delay = nil}
+    public mutating func clearDelay() {self._delay = nil}
 
     /// Event as absolute time.
     /// In Unix time (i.e., number of seconds since January 1st 1970 00:00:00
     /// UTC).
-    var time: Int64 {
+    public var time: Int64 {
       get {_time ?? 0}
       set {_time = newValue}
     }
     /// Returns true if `time` has been explicitly set.
-    var hasTime: Bool {self._time != nil}
+    public var hasTime: Bool {self._time != nil}
     /// Clears the value of `time`. Subsequent reads from it will return its default value.
-    mutating func clearTime() {self._time = nil}
+    public mutating func clearTime() {self._time = nil}
 
     /// If uncertainty is omitted, it is interpreted as unknown.
     /// If the prediction is unknown or too uncertain, the delay (or time) field
     /// should be empty. In such case, the uncertainty field is ignored.
     /// To specify a completely certain prediction, set its uncertainty to 0.
-    var uncertainty: Int32 {
+    public var uncertainty: Int32 {
       get {_uncertainty ?? 0}
       set {_uncertainty = newValue}
     }
     /// Returns true if `uncertainty` has been explicitly set.
-    var hasUncertainty: Bool {self._uncertainty != nil}
+    public var hasUncertainty: Bool {self._uncertainty != nil}
     /// Clears the value of `uncertainty`. Subsequent reads from it will return its default value.
-    mutating func clearUncertainty() {self._uncertainty = nil}
+    public mutating func clearUncertainty() {self._uncertainty = nil}
 
     /// Scheduled time for a NEW, REPLACEMENT, or DUPLICATED trip.
     /// In Unix time (i.e., number of seconds since January 1st 1970 00:00:00
     /// UTC).
     /// Optional if TripUpdate.schedule_relationship is NEW, REPLACEMENT or DUPLICATED, forbidden otherwise.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var scheduledTime: Int64 {
+    public var scheduledTime: Int64 {
       get {_scheduledTime ?? 0}
       set {_scheduledTime = newValue}
     }
     /// Returns true if `scheduledTime` has been explicitly set.
-    var hasScheduledTime: Bool {self._scheduledTime != nil}
+    public var hasScheduledTime: Bool {self._scheduledTime != nil}
     /// Clears the value of `scheduledTime`. Subsequent reads from it will return its default value.
-    mutating func clearScheduledTime() {self._scheduledTime = nil}
+    public mutating func clearScheduledTime() {self._scheduledTime = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _delay: Int32? = nil
     fileprivate var _time: Int64? = nil
     fileprivate var _uncertainty: Int32? = nil
@@ -468,86 +468,86 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   /// Realtime update for arrival and/or departure events for a given stop on a
   /// trip. Updates can be supplied for both past and future events.
   /// The producer is allowed, although not required, to drop past events.
-  nonisolated struct StopTimeUpdate: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct StopTimeUpdate: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
     /// Must be the same as in stop_times.txt in the corresponding GTFS feed.
-    var stopSequence: UInt32 {
+    public var stopSequence: UInt32 {
       get {_stopSequence ?? 0}
       set {_stopSequence = newValue}
     }
     /// Returns true if `stopSequence` has been explicitly set.
-    var hasStopSequence: Bool {self._stopSequence != nil}
+    public var hasStopSequence: Bool {self._stopSequence != nil}
     /// Clears the value of `stopSequence`. Subsequent reads from it will return its default value.
-    mutating func clearStopSequence() {self._stopSequence = nil}
+    public mutating func clearStopSequence() {self._stopSequence = nil}
 
     /// Must be the same as in stops.txt in the corresponding GTFS feed.
-    var stopID: String {
+    public var stopID: String {
       get {_stopID ?? String()}
       set {_stopID = newValue}
     }
     /// Returns true if `stopID` has been explicitly set.
-    var hasStopID: Bool {self._stopID != nil}
+    public var hasStopID: Bool {self._stopID != nil}
     /// Clears the value of `stopID`. Subsequent reads from it will return its default value.
-    mutating func clearStopID() {self._stopID = nil}
+    public mutating func clearStopID() {self._stopID = nil}
 
-    var arrival: TransitRealtime_TripUpdate.StopTimeEvent {
+    public var arrival: TransitRealtime_TripUpdate.StopTimeEvent {
       get {_arrival ?? TransitRealtime_TripUpdate.StopTimeEvent()}
       set {_arrival = newValue}
     }
     /// Returns true if `arrival` has been explicitly set.
-    var hasArrival: Bool {self._arrival != nil}
+    public var hasArrival: Bool {self._arrival != nil}
     /// Clears the value of `arrival`. Subsequent reads from it will return its default value.
-    mutating func clearArrival() {self._arrival = nil}
+    public mutating func clearArrival() {self._arrival = nil}
 
-    var departure: TransitRealtime_TripUpdate.StopTimeEvent {
+    public var departure: TransitRealtime_TripUpdate.StopTimeEvent {
       get {_departure ?? TransitRealtime_TripUpdate.StopTimeEvent()}
       set {_departure = newValue}
     }
     /// Returns true if `departure` has been explicitly set.
-    var hasDeparture: Bool {self._departure != nil}
+    public var hasDeparture: Bool {self._departure != nil}
     /// Clears the value of `departure`. Subsequent reads from it will return its default value.
-    mutating func clearDeparture() {self._departure = nil}
+    public mutating func clearDeparture() {self._departure = nil}
 
     /// Expected occupancy after departure from the given stop.
     /// Should be provided only for future stops.
     /// In order to provide departure_occupancy_status without either arrival or
     /// departure StopTimeEvents, ScheduleRelationship should be set to NO_DATA. 
-    var departureOccupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus {
+    public var departureOccupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus {
       get {_departureOccupancyStatus ?? .empty}
       set {_departureOccupancyStatus = newValue}
     }
     /// Returns true if `departureOccupancyStatus` has been explicitly set.
-    var hasDepartureOccupancyStatus: Bool {self._departureOccupancyStatus != nil}
+    public var hasDepartureOccupancyStatus: Bool {self._departureOccupancyStatus != nil}
     /// Clears the value of `departureOccupancyStatus`. Subsequent reads from it will return its default value.
-    mutating func clearDepartureOccupancyStatus() {self._departureOccupancyStatus = nil}
+    public mutating func clearDepartureOccupancyStatus() {self._departureOccupancyStatus = nil}
 
-    var scheduleRelationship: TransitRealtime_TripUpdate.StopTimeUpdate.ScheduleRelationship {
+    public var scheduleRelationship: TransitRealtime_TripUpdate.StopTimeUpdate.ScheduleRelationship {
       get {_scheduleRelationship ?? .scheduled}
       set {_scheduleRelationship = newValue}
     }
     /// Returns true if `scheduleRelationship` has been explicitly set.
-    var hasScheduleRelationship: Bool {self._scheduleRelationship != nil}
+    public var hasScheduleRelationship: Bool {self._scheduleRelationship != nil}
     /// Clears the value of `scheduleRelationship`. Subsequent reads from it will return its default value.
-    mutating func clearScheduleRelationship() {self._scheduleRelationship = nil}
+    public mutating func clearScheduleRelationship() {self._scheduleRelationship = nil}
 
     /// Realtime updates for certain properties defined within GTFS stop_times.txt
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var stopTimeProperties: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties {
+    public var stopTimeProperties: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties {
       get {_stopTimeProperties ?? TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties()}
       set {_stopTimeProperties = newValue}
     }
     /// Returns true if `stopTimeProperties` has been explicitly set.
-    var hasStopTimeProperties: Bool {self._stopTimeProperties != nil}
+    public var hasStopTimeProperties: Bool {self._stopTimeProperties != nil}
     /// Clears the value of `stopTimeProperties`. Subsequent reads from it will return its default value.
-    mutating func clearStopTimeProperties() {self._stopTimeProperties = nil}
+    public mutating func clearStopTimeProperties() {self._stopTimeProperties = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     /// The relation between the StopTimeEvents and the static schedule.
-    nonisolated enum ScheduleRelationship: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+    public nonisolated enum ScheduleRelationship: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
 
       /// The vehicle is proceeding in accordance with its static schedule of
       /// stops, although not necessarily according to the times of the schedule.
@@ -577,7 +577,7 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
       /// formally adopted in the future.
       case unscheduled = 3
 
-      init() {
+      public init() {
         self = .scheduled
       }
 
@@ -585,7 +585,7 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
 
     /// Provides the updated values for the stop time.
     /// NOTE: This message is still experimental, and subject to change. It may be formally adopted in the future.
-    nonisolated struct StopTimeProperties: SwiftProtobuf.ExtensibleMessage, Sendable {
+    public nonisolated struct StopTimeProperties: SwiftProtobuf.ExtensibleMessage, Sendable {
       // SwiftProtobuf.Message conformance is added in an extension below. See the
       // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
       // methods supported on all messages.
@@ -603,51 +603,51 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
       /// Platform assignments should be reflected in other GTFS-realtime fields as well
       /// (e.g., `VehiclePosition.stop_id`).
       /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-      var assignedStopID: String {
+      public var assignedStopID: String {
         get {_assignedStopID ?? String()}
         set {_assignedStopID = newValue}
       }
       /// Returns true if `assignedStopID` has been explicitly set.
-      var hasAssignedStopID: Bool {self._assignedStopID != nil}
+      public var hasAssignedStopID: Bool {self._assignedStopID != nil}
       /// Clears the value of `assignedStopID`. Subsequent reads from it will return its default value.
-      mutating func clearAssignedStopID() {self._assignedStopID = nil}
+      public mutating func clearAssignedStopID() {self._assignedStopID = nil}
 
       /// The updated headsign of the vehicle at the stop.
       /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-      var stopHeadsign: String {
+      public var stopHeadsign: String {
         get {_stopHeadsign ?? String()}
         set {_stopHeadsign = newValue}
       }
       /// Returns true if `stopHeadsign` has been explicitly set.
-      var hasStopHeadsign: Bool {self._stopHeadsign != nil}
+      public var hasStopHeadsign: Bool {self._stopHeadsign != nil}
       /// Clears the value of `stopHeadsign`. Subsequent reads from it will return its default value.
-      mutating func clearStopHeadsign() {self._stopHeadsign = nil}
+      public mutating func clearStopHeadsign() {self._stopHeadsign = nil}
 
       /// The updated pickup of the vehicle at the stop.
       /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-      var pickupType: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType {
+      public var pickupType: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType {
         get {_pickupType ?? .regular}
         set {_pickupType = newValue}
       }
       /// Returns true if `pickupType` has been explicitly set.
-      var hasPickupType: Bool {self._pickupType != nil}
+      public var hasPickupType: Bool {self._pickupType != nil}
       /// Clears the value of `pickupType`. Subsequent reads from it will return its default value.
-      mutating func clearPickupType() {self._pickupType = nil}
+      public mutating func clearPickupType() {self._pickupType = nil}
 
       /// The updated drop off of the vehicle at the stop.
       /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-      var dropOffType: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType {
+      public var dropOffType: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType {
         get {_dropOffType ?? .regular}
         set {_dropOffType = newValue}
       }
       /// Returns true if `dropOffType` has been explicitly set.
-      var hasDropOffType: Bool {self._dropOffType != nil}
+      public var hasDropOffType: Bool {self._dropOffType != nil}
       /// Clears the value of `dropOffType`. Subsequent reads from it will return its default value.
-      mutating func clearDropOffType() {self._dropOffType = nil}
+      public mutating func clearDropOffType() {self._dropOffType = nil}
 
-      var unknownFields = SwiftProtobuf.UnknownStorage()
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-      nonisolated enum DropOffPickupType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+      public nonisolated enum DropOffPickupType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
 
         /// Regularly scheduled pickup/dropoff.
         case regular = 0
@@ -661,24 +661,24 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
         /// Must coordinate with driver to arrange pickup/dropoff.
         case coordinateWithDriver = 3
 
-        init() {
+        public init() {
           self = .regular
         }
 
       }
 
-      init() {}
+      public init() {}
 
-      var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+      public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
       fileprivate var _assignedStopID: String? = nil
       fileprivate var _stopHeadsign: String? = nil
       fileprivate var _pickupType: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType? = nil
       fileprivate var _dropOffType: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType? = nil
     }
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _stopSequence: UInt32? = nil
     fileprivate var _stopID: String? = nil
     fileprivate var _arrival: TransitRealtime_TripUpdate.StopTimeEvent? = nil
@@ -691,7 +691,7 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
   /// Defines updated properties of the trip, such as a new shape_id when there is a detour. Or defines the
   /// trip_id, start_date, and start_time of a DUPLICATED trip. 
   /// NOTE: This message is still experimental, and subject to change. It may be formally adopted in the future.
-  nonisolated struct TripProperties: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct TripProperties: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
@@ -702,26 +702,26 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
     /// than the ones used in the (CSV) GTFS. Required if schedule_relationship=DUPLICATED, otherwise this field must not
     /// be populated and will be ignored by consumers.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var tripID: String {
+    public var tripID: String {
       get {_tripID ?? String()}
       set {_tripID = newValue}
     }
     /// Returns true if `tripID` has been explicitly set.
-    var hasTripID: Bool {self._tripID != nil}
+    public var hasTripID: Bool {self._tripID != nil}
     /// Clears the value of `tripID`. Subsequent reads from it will return its default value.
-    mutating func clearTripID() {self._tripID = nil}
+    public mutating func clearTripID() {self._tripID = nil}
 
     /// Service date on which the DUPLICATED trip will be run, in YYYYMMDD format. Required if
     /// schedule_relationship=DUPLICATED, otherwise this field must not be populated and will be ignored by consumers.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var startDate: String {
+    public var startDate: String {
       get {_startDate ?? String()}
       set {_startDate = newValue}
     }
     /// Returns true if `startDate` has been explicitly set.
-    var hasStartDate: Bool {self._startDate != nil}
+    public var hasStartDate: Bool {self._startDate != nil}
     /// Clears the value of `startDate`. Subsequent reads from it will return its default value.
-    mutating func clearStartDate() {self._startDate = nil}
+    public mutating func clearStartDate() {self._startDate = nil}
 
     /// Defines the departure start time of the trip when it’s duplicated. See definition of stop_times.departure_time
     /// in (CSV) GTFS. Scheduled arrival and departure times for the duplicated trip are calculated based on the offset
@@ -735,14 +735,14 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
     /// is 10:31:30. This field is required if schedule_relationship is DUPLICATED, otherwise this field must not be
     /// populated and will be ignored by consumers.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var startTime: String {
+    public var startTime: String {
       get {_startTime ?? String()}
       set {_startTime = newValue}
     }
     /// Returns true if `startTime` has been explicitly set.
-    var hasStartTime: Bool {self._startTime != nil}
+    public var hasStartTime: Bool {self._startTime != nil}
     /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
-    mutating func clearStartTime() {self._startTime = nil}
+    public mutating func clearStartTime() {self._startTime = nil}
 
     /// Specifies the identifier of the shape of the vehicle travel path when the trip shape differs from the shape specified in (CSV) GTFS
     /// or to specify it in real-time when it's not provided by (CSV) GTFS, such as a vehicle that takes differing paths based on rider demand. See definition of trips.shape_id in (CSV) GTFS.
@@ -751,42 +751,42 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
     /// If it refers to a `Shape` entity in the same real-time feed, the value of this field should be the one of the `shape_id` inside the entity, and _not_ the `id` of `FeedEntity`.
     /// Stops that are a part of the original trip but will no longer be made, such as when a detour occurs, should be marked as schedule_relationship=SKIPPED or more details can be provided via a `TripModifications` message.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future. 
-    var shapeID: String {
+    public var shapeID: String {
       get {_shapeID ?? String()}
       set {_shapeID = newValue}
     }
     /// Returns true if `shapeID` has been explicitly set.
-    var hasShapeID: Bool {self._shapeID != nil}
+    public var hasShapeID: Bool {self._shapeID != nil}
     /// Clears the value of `shapeID`. Subsequent reads from it will return its default value.
-    mutating func clearShapeID() {self._shapeID = nil}
+    public mutating func clearShapeID() {self._shapeID = nil}
 
     /// Specifies the headsign for this trip when it differs from the original.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var tripHeadsign: String {
+    public var tripHeadsign: String {
       get {_tripHeadsign ?? String()}
       set {_tripHeadsign = newValue}
     }
     /// Returns true if `tripHeadsign` has been explicitly set.
-    var hasTripHeadsign: Bool {self._tripHeadsign != nil}
+    public var hasTripHeadsign: Bool {self._tripHeadsign != nil}
     /// Clears the value of `tripHeadsign`. Subsequent reads from it will return its default value.
-    mutating func clearTripHeadsign() {self._tripHeadsign = nil}
+    public mutating func clearTripHeadsign() {self._tripHeadsign = nil}
 
     /// Specifies the name for this trip when it differs from the original.
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-    var tripShortName: String {
+    public var tripShortName: String {
       get {_tripShortName ?? String()}
       set {_tripShortName = newValue}
     }
     /// Returns true if `tripShortName` has been explicitly set.
-    var hasTripShortName: Bool {self._tripShortName != nil}
+    public var hasTripShortName: Bool {self._tripShortName != nil}
     /// Clears the value of `tripShortName`. Subsequent reads from it will return its default value.
-    mutating func clearTripShortName() {self._tripShortName = nil}
+    public mutating func clearTripShortName() {self._tripShortName = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _tripID: String? = nil
     fileprivate var _startDate: String? = nil
     fileprivate var _startTime: String? = nil
@@ -795,14 +795,14 @@ nonisolated struct TransitRealtime_TripUpdate: SwiftProtobuf.ExtensibleMessage, 
     fileprivate var _tripShortName: String? = nil
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Realtime positioning information for a given vehicle.
-nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMessage, @unchecked Sendable {
+public nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMessage, @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -810,100 +810,100 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
   /// The Trip that this vehicle is serving.
   /// Can be empty or partial if the vehicle can not be identified with a given
   /// trip instance.
-  var trip: TransitRealtime_TripDescriptor {
+  public var trip: TransitRealtime_TripDescriptor {
     get {_storage._trip ?? TransitRealtime_TripDescriptor()}
     set {_uniqueStorage()._trip = newValue}
   }
   /// Returns true if `trip` has been explicitly set.
-  var hasTrip: Bool {_storage._trip != nil}
+  public var hasTrip: Bool {_storage._trip != nil}
   /// Clears the value of `trip`. Subsequent reads from it will return its default value.
-  mutating func clearTrip() {_uniqueStorage()._trip = nil}
+  public mutating func clearTrip() {_uniqueStorage()._trip = nil}
 
   /// Additional information on the vehicle that is serving this trip.
-  var vehicle: TransitRealtime_VehicleDescriptor {
+  public var vehicle: TransitRealtime_VehicleDescriptor {
     get {_storage._vehicle ?? TransitRealtime_VehicleDescriptor()}
     set {_uniqueStorage()._vehicle = newValue}
   }
   /// Returns true if `vehicle` has been explicitly set.
-  var hasVehicle: Bool {_storage._vehicle != nil}
+  public var hasVehicle: Bool {_storage._vehicle != nil}
   /// Clears the value of `vehicle`. Subsequent reads from it will return its default value.
-  mutating func clearVehicle() {_uniqueStorage()._vehicle = nil}
+  public mutating func clearVehicle() {_uniqueStorage()._vehicle = nil}
 
   /// Current position of this vehicle.
-  var position: TransitRealtime_Position {
+  public var position: TransitRealtime_Position {
     get {_storage._position ?? TransitRealtime_Position()}
     set {_uniqueStorage()._position = newValue}
   }
   /// Returns true if `position` has been explicitly set.
-  var hasPosition: Bool {_storage._position != nil}
+  public var hasPosition: Bool {_storage._position != nil}
   /// Clears the value of `position`. Subsequent reads from it will return its default value.
-  mutating func clearPosition() {_uniqueStorage()._position = nil}
+  public mutating func clearPosition() {_uniqueStorage()._position = nil}
 
   /// The stop sequence index of the current stop. The meaning of
   /// current_stop_sequence (i.e., the stop that it refers to) is determined by
   /// current_status.
   /// If current_status is missing IN_TRANSIT_TO is assumed.
-  var currentStopSequence: UInt32 {
+  public var currentStopSequence: UInt32 {
     get {_storage._currentStopSequence ?? 0}
     set {_uniqueStorage()._currentStopSequence = newValue}
   }
   /// Returns true if `currentStopSequence` has been explicitly set.
-  var hasCurrentStopSequence: Bool {_storage._currentStopSequence != nil}
+  public var hasCurrentStopSequence: Bool {_storage._currentStopSequence != nil}
   /// Clears the value of `currentStopSequence`. Subsequent reads from it will return its default value.
-  mutating func clearCurrentStopSequence() {_uniqueStorage()._currentStopSequence = nil}
+  public mutating func clearCurrentStopSequence() {_uniqueStorage()._currentStopSequence = nil}
 
   /// Identifies the current stop. The value must be the same as in stops.txt in
   /// the corresponding GTFS feed.
-  var stopID: String {
+  public var stopID: String {
     get {_storage._stopID ?? String()}
     set {_uniqueStorage()._stopID = newValue}
   }
   /// Returns true if `stopID` has been explicitly set.
-  var hasStopID: Bool {_storage._stopID != nil}
+  public var hasStopID: Bool {_storage._stopID != nil}
   /// Clears the value of `stopID`. Subsequent reads from it will return its default value.
-  mutating func clearStopID() {_uniqueStorage()._stopID = nil}
+  public mutating func clearStopID() {_uniqueStorage()._stopID = nil}
 
   /// The exact status of the vehicle with respect to the current stop.
   /// Ignored if current_stop_sequence is missing.
-  var currentStatus: TransitRealtime_VehiclePosition.VehicleStopStatus {
+  public var currentStatus: TransitRealtime_VehiclePosition.VehicleStopStatus {
     get {_storage._currentStatus ?? .inTransitTo}
     set {_uniqueStorage()._currentStatus = newValue}
   }
   /// Returns true if `currentStatus` has been explicitly set.
-  var hasCurrentStatus: Bool {_storage._currentStatus != nil}
+  public var hasCurrentStatus: Bool {_storage._currentStatus != nil}
   /// Clears the value of `currentStatus`. Subsequent reads from it will return its default value.
-  mutating func clearCurrentStatus() {_uniqueStorage()._currentStatus = nil}
+  public mutating func clearCurrentStatus() {_uniqueStorage()._currentStatus = nil}
 
   /// Moment at which the vehicle's position was measured. In POSIX time
   /// (i.e., number of seconds since January 1st 1970 00:00:00 UTC).
-  var timestamp: UInt64 {
+  public var timestamp: UInt64 {
     get {_storage._timestamp ?? 0}
     set {_uniqueStorage()._timestamp = newValue}
   }
   /// Returns true if `timestamp` has been explicitly set.
-  var hasTimestamp: Bool {_storage._timestamp != nil}
+  public var hasTimestamp: Bool {_storage._timestamp != nil}
   /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
-  mutating func clearTimestamp() {_uniqueStorage()._timestamp = nil}
+  public mutating func clearTimestamp() {_uniqueStorage()._timestamp = nil}
 
-  var congestionLevel: TransitRealtime_VehiclePosition.CongestionLevel {
+  public var congestionLevel: TransitRealtime_VehiclePosition.CongestionLevel {
     get {_storage._congestionLevel ?? .unknownCongestionLevel}
     set {_uniqueStorage()._congestionLevel = newValue}
   }
   /// Returns true if `congestionLevel` has been explicitly set.
-  var hasCongestionLevel: Bool {_storage._congestionLevel != nil}
+  public var hasCongestionLevel: Bool {_storage._congestionLevel != nil}
   /// Clears the value of `congestionLevel`. Subsequent reads from it will return its default value.
-  mutating func clearCongestionLevel() {_uniqueStorage()._congestionLevel = nil}
+  public mutating func clearCongestionLevel() {_uniqueStorage()._congestionLevel = nil}
 
   /// If multi_carriage_status is populated with per-carriage OccupancyStatus,
   /// then this field should describe the entire vehicle with all carriages accepting passengers considered.
-  var occupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus {
+  public var occupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus {
     get {_storage._occupancyStatus ?? .empty}
     set {_uniqueStorage()._occupancyStatus = newValue}
   }
   /// Returns true if `occupancyStatus` has been explicitly set.
-  var hasOccupancyStatus: Bool {_storage._occupancyStatus != nil}
+  public var hasOccupancyStatus: Bool {_storage._occupancyStatus != nil}
   /// Clears the value of `occupancyStatus`. Subsequent reads from it will return its default value.
-  mutating func clearOccupancyStatus() {_uniqueStorage()._occupancyStatus = nil}
+  public mutating func clearOccupancyStatus() {_uniqueStorage()._occupancyStatus = nil}
 
   /// A percentage value indicating the degree of passenger occupancy in the vehicle.
   /// The values are represented as an integer without decimals. 0 means 0% and 100 means 100%.
@@ -914,14 +914,14 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
   /// If multi_carriage_status is populated with per-carriage occupancy_percentage, 
   /// then this field should describe the entire vehicle with all carriages accepting passengers considered.
   /// This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var occupancyPercentage: UInt32 {
+  public var occupancyPercentage: UInt32 {
     get {_storage._occupancyPercentage ?? 0}
     set {_uniqueStorage()._occupancyPercentage = newValue}
   }
   /// Returns true if `occupancyPercentage` has been explicitly set.
-  var hasOccupancyPercentage: Bool {_storage._occupancyPercentage != nil}
+  public var hasOccupancyPercentage: Bool {_storage._occupancyPercentage != nil}
   /// Clears the value of `occupancyPercentage`. Subsequent reads from it will return its default value.
-  mutating func clearOccupancyPercentage() {_uniqueStorage()._occupancyPercentage = nil}
+  public mutating func clearOccupancyPercentage() {_uniqueStorage()._occupancyPercentage = nil}
 
   /// Details of the multiple carriages of this given vehicle.
   /// The first occurrence represents the first carriage of the vehicle, 
@@ -932,14 +932,14 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
   /// like engines, maintenance carriages, etc… as they provide valuable 
   /// information to passengers about where to stand on a platform.
   /// This message/field is still experimental, and subject to change. It may be formally adopted in the future.
-  var multiCarriageDetails: [TransitRealtime_VehiclePosition.CarriageDetails] {
+  public var multiCarriageDetails: [TransitRealtime_VehiclePosition.CarriageDetails] {
     get {_storage._multiCarriageDetails}
     set {_uniqueStorage()._multiCarriageDetails = newValue}
   }
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum VehicleStopStatus: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum VehicleStopStatus: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
 
     /// The vehicle is just about to arrive at the stop (on a stop
     /// display, the vehicle symbol typically flashes).
@@ -951,14 +951,14 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
     /// The vehicle has departed and is in transit to the next stop.
     case inTransitTo = 2
 
-    init() {
+    public init() {
       self = .incomingAt
     }
 
   }
 
   /// Congestion level that is affecting this vehicle.
-  nonisolated enum CongestionLevel: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum CongestionLevel: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case unknownCongestionLevel = 0
     case runningSmoothly = 1
     case stopAndGo = 2
@@ -967,7 +967,7 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
     /// People leaving their cars.
     case severeCongestion = 4
 
-    init() {
+    public init() {
       self = .unknownCongestionLevel
     }
 
@@ -981,7 +981,7 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
   /// correspond to actual vehicle occupancy states.
   /// For describing passenger occupancy levels on a linear scale, see `occupancy_percentage`.
   /// This field is still experimental, and subject to change. It may be formally adopted in the future.
-  nonisolated enum OccupancyStatus: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum OccupancyStatus: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
 
     /// The vehicle or carriage is considered empty by most measures, and has few or no
     /// passengers onboard, but is still accepting passengers.
@@ -1020,7 +1020,7 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
     /// Useful for special vehicles or carriages (engine, maintenance carriage, etc…).
     case notBoardable = 8
 
-    init() {
+    public init() {
       self = .empty
     }
 
@@ -1028,56 +1028,56 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
 
   /// Carriage specific details, used for vehicles composed of several carriages
   /// This message/field is still experimental, and subject to change. It may be formally adopted in the future.
-  nonisolated struct CarriageDetails: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct CarriageDetails: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
     /// Identification of the carriage. Should be unique per vehicle.
-    var id: String {
+    public var id: String {
       get {_id ?? String()}
       set {_id = newValue}
     }
     /// Returns true if `id` has been explicitly set.
-    var hasID: Bool {self._id != nil}
+    public var hasID: Bool {self._id != nil}
     /// Clears the value of `id`. Subsequent reads from it will return its default value.
-    mutating func clearID() {self._id = nil}
+    public mutating func clearID() {self._id = nil}
 
     /// User visible label that may be shown to the passenger to help identify
     /// the carriage. Example: "7712", "Car ABC-32", etc...
     /// This message/field is still experimental, and subject to change. It may be formally adopted in the future.
-    var label: String {
+    public var label: String {
       get {_label ?? String()}
       set {_label = newValue}
     }
     /// Returns true if `label` has been explicitly set.
-    var hasLabel: Bool {self._label != nil}
+    public var hasLabel: Bool {self._label != nil}
     /// Clears the value of `label`. Subsequent reads from it will return its default value.
-    mutating func clearLabel() {self._label = nil}
+    public mutating func clearLabel() {self._label = nil}
 
     /// Occupancy status for this given carriage, in this vehicle
     /// This message/field is still experimental, and subject to change. It may be formally adopted in the future.
-    var occupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus {
+    public var occupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus {
       get {_occupancyStatus ?? .noDataAvailable}
       set {_occupancyStatus = newValue}
     }
     /// Returns true if `occupancyStatus` has been explicitly set.
-    var hasOccupancyStatus: Bool {self._occupancyStatus != nil}
+    public var hasOccupancyStatus: Bool {self._occupancyStatus != nil}
     /// Clears the value of `occupancyStatus`. Subsequent reads from it will return its default value.
-    mutating func clearOccupancyStatus() {self._occupancyStatus = nil}
+    public mutating func clearOccupancyStatus() {self._occupancyStatus = nil}
 
     /// Occupancy percentage for this given carriage, in this vehicle.
     /// Follows the same rules as "VehiclePosition.occupancy_percentage"
     /// -1 in case data is not available for this given carriage (as protobuf defaults to 0 otherwise)
     /// This message/field is still experimental, and subject to change. It may be formally adopted in the future.
-    var occupancyPercentage: Int32 {
+    public var occupancyPercentage: Int32 {
       get {_occupancyPercentage ?? -1}
       set {_occupancyPercentage = newValue}
     }
     /// Returns true if `occupancyPercentage` has been explicitly set.
-    var hasOccupancyPercentage: Bool {self._occupancyPercentage != nil}
+    public var hasOccupancyPercentage: Bool {self._occupancyPercentage != nil}
     /// Clears the value of `occupancyPercentage`. Subsequent reads from it will return its default value.
-    mutating func clearOccupancyPercentage() {self._occupancyPercentage = nil}
+    public mutating func clearOccupancyPercentage() {self._occupancyPercentage = nil}
 
     /// Identifies the order of this carriage with respect to the other
     /// carriages in the vehicle's list of CarriageDetails.
@@ -1090,20 +1090,20 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
     /// Carriages without data must be represented with a valid carriage_sequence number and the fields 
     /// without data should be omitted (alternately, those fields could also be included and set to the "no data" values).
     /// This message/field is still experimental, and subject to change. It may be formally adopted in the future.
-    var carriageSequence: UInt32 {
+    public var carriageSequence: UInt32 {
       get {_carriageSequence ?? 0}
       set {_carriageSequence = newValue}
     }
     /// Returns true if `carriageSequence` has been explicitly set.
-    var hasCarriageSequence: Bool {self._carriageSequence != nil}
+    public var hasCarriageSequence: Bool {self._carriageSequence != nil}
     /// Clears the value of `carriageSequence`. Subsequent reads from it will return its default value.
-    mutating func clearCarriageSequence() {self._carriageSequence = nil}
+    public mutating func clearCarriageSequence() {self._carriageSequence = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _id: String? = nil
     fileprivate var _label: String? = nil
     fileprivate var _occupancyStatus: TransitRealtime_VehiclePosition.OccupancyStatus? = nil
@@ -1111,14 +1111,14 @@ nonisolated struct TransitRealtime_VehiclePosition: SwiftProtobuf.ExtensibleMess
     fileprivate var _carriageSequence: UInt32? = nil
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// An alert, indicating some sort of incident in the public transit network.
-nonisolated struct TransitRealtime_Alert: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_Alert: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1126,139 +1126,139 @@ nonisolated struct TransitRealtime_Alert: SwiftProtobuf.ExtensibleMessage, Senda
   /// Time when the alert should be shown to the user. If missing, the
   /// alert will be shown as long as it appears in the feed.
   /// If multiple ranges are given, the alert will be shown during all of them.
-  var activePeriod: [TransitRealtime_TimeRange] = []
+  public var activePeriod: [TransitRealtime_TimeRange] = []
 
   /// Entities whose users we should notify of this alert.
-  var informedEntity: [TransitRealtime_EntitySelector] = []
+  public var informedEntity: [TransitRealtime_EntitySelector] = []
 
-  var cause: TransitRealtime_Alert.Cause {
+  public var cause: TransitRealtime_Alert.Cause {
     get {_cause ?? .unknownCause}
     set {_cause = newValue}
   }
   /// Returns true if `cause` has been explicitly set.
-  var hasCause: Bool {self._cause != nil}
+  public var hasCause: Bool {self._cause != nil}
   /// Clears the value of `cause`. Subsequent reads from it will return its default value.
-  mutating func clearCause() {self._cause = nil}
+  public mutating func clearCause() {self._cause = nil}
 
-  var effect: TransitRealtime_Alert.Effect {
+  public var effect: TransitRealtime_Alert.Effect {
     get {_effect ?? .unknownEffect}
     set {_effect = newValue}
   }
   /// Returns true if `effect` has been explicitly set.
-  var hasEffect: Bool {self._effect != nil}
+  public var hasEffect: Bool {self._effect != nil}
   /// Clears the value of `effect`. Subsequent reads from it will return its default value.
-  mutating func clearEffect() {self._effect = nil}
+  public mutating func clearEffect() {self._effect = nil}
 
   /// The URL which provides additional information about the alert.
-  var url: TransitRealtime_TranslatedString {
+  public var url: TransitRealtime_TranslatedString {
     get {_url ?? TransitRealtime_TranslatedString()}
     set {_url = newValue}
   }
   /// Returns true if `url` has been explicitly set.
-  var hasURL: Bool {self._url != nil}
+  public var hasURL: Bool {self._url != nil}
   /// Clears the value of `url`. Subsequent reads from it will return its default value.
-  mutating func clearURL() {self._url = nil}
+  public mutating func clearURL() {self._url = nil}
 
   /// Alert header. Contains a short summary of the alert text as plain-text.
-  var headerText: TransitRealtime_TranslatedString {
+  public var headerText: TransitRealtime_TranslatedString {
     get {_headerText ?? TransitRealtime_TranslatedString()}
     set {_headerText = newValue}
   }
   /// Returns true if `headerText` has been explicitly set.
-  var hasHeaderText: Bool {self._headerText != nil}
+  public var hasHeaderText: Bool {self._headerText != nil}
   /// Clears the value of `headerText`. Subsequent reads from it will return its default value.
-  mutating func clearHeaderText() {self._headerText = nil}
+  public mutating func clearHeaderText() {self._headerText = nil}
 
   /// Full description for the alert as plain-text. The information in the
   /// description should add to the information of the header.
-  var descriptionText: TransitRealtime_TranslatedString {
+  public var descriptionText: TransitRealtime_TranslatedString {
     get {_descriptionText ?? TransitRealtime_TranslatedString()}
     set {_descriptionText = newValue}
   }
   /// Returns true if `descriptionText` has been explicitly set.
-  var hasDescriptionText: Bool {self._descriptionText != nil}
+  public var hasDescriptionText: Bool {self._descriptionText != nil}
   /// Clears the value of `descriptionText`. Subsequent reads from it will return its default value.
-  mutating func clearDescriptionText() {self._descriptionText = nil}
+  public mutating func clearDescriptionText() {self._descriptionText = nil}
 
   /// Text for alert header to be used in text-to-speech implementations. This field is the text-to-speech version of header_text.
-  var ttsHeaderText: TransitRealtime_TranslatedString {
+  public var ttsHeaderText: TransitRealtime_TranslatedString {
     get {_ttsHeaderText ?? TransitRealtime_TranslatedString()}
     set {_ttsHeaderText = newValue}
   }
   /// Returns true if `ttsHeaderText` has been explicitly set.
-  var hasTtsHeaderText: Bool {self._ttsHeaderText != nil}
+  public var hasTtsHeaderText: Bool {self._ttsHeaderText != nil}
   /// Clears the value of `ttsHeaderText`. Subsequent reads from it will return its default value.
-  mutating func clearTtsHeaderText() {self._ttsHeaderText = nil}
+  public mutating func clearTtsHeaderText() {self._ttsHeaderText = nil}
 
   /// Text for full description for the alert to be used in text-to-speech implementations. This field is the text-to-speech version of description_text.
-  var ttsDescriptionText: TransitRealtime_TranslatedString {
+  public var ttsDescriptionText: TransitRealtime_TranslatedString {
     get {_ttsDescriptionText ?? TransitRealtime_TranslatedString()}
     set {_ttsDescriptionText = newValue}
   }
   /// Returns true if `ttsDescriptionText` has been explicitly set.
-  var hasTtsDescriptionText: Bool {self._ttsDescriptionText != nil}
+  public var hasTtsDescriptionText: Bool {self._ttsDescriptionText != nil}
   /// Clears the value of `ttsDescriptionText`. Subsequent reads from it will return its default value.
-  mutating func clearTtsDescriptionText() {self._ttsDescriptionText = nil}
+  public mutating func clearTtsDescriptionText() {self._ttsDescriptionText = nil}
 
-  var severityLevel: TransitRealtime_Alert.SeverityLevel {
+  public var severityLevel: TransitRealtime_Alert.SeverityLevel {
     get {_severityLevel ?? .unknownSeverity}
     set {_severityLevel = newValue}
   }
   /// Returns true if `severityLevel` has been explicitly set.
-  var hasSeverityLevel: Bool {self._severityLevel != nil}
+  public var hasSeverityLevel: Bool {self._severityLevel != nil}
   /// Clears the value of `severityLevel`. Subsequent reads from it will return its default value.
-  mutating func clearSeverityLevel() {self._severityLevel = nil}
+  public mutating func clearSeverityLevel() {self._severityLevel = nil}
 
   /// TranslatedImage to be displayed along the alert text. Used to explain visually the alert effect of a detour, station closure, etc. The image must enhance the understanding of the alert. Any essential information communicated within the image must also be contained in the alert text.
   /// The following types of images are discouraged : image containing mainly text, marketing or branded images that add no additional information. 
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var image: TransitRealtime_TranslatedImage {
+  public var image: TransitRealtime_TranslatedImage {
     get {_image ?? TransitRealtime_TranslatedImage()}
     set {_image = newValue}
   }
   /// Returns true if `image` has been explicitly set.
-  var hasImage: Bool {self._image != nil}
+  public var hasImage: Bool {self._image != nil}
   /// Clears the value of `image`. Subsequent reads from it will return its default value.
-  mutating func clearImage() {self._image = nil}
+  public mutating func clearImage() {self._image = nil}
 
   /// Text describing the appearance of the linked image in the `image` field (e.g., in case the image can't be displayed
   /// or the user can't see the image for accessibility reasons). See the HTML spec for alt image text - https://html.spec.whatwg.org/#alt.
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var imageAlternativeText: TransitRealtime_TranslatedString {
+  public var imageAlternativeText: TransitRealtime_TranslatedString {
     get {_imageAlternativeText ?? TransitRealtime_TranslatedString()}
     set {_imageAlternativeText = newValue}
   }
   /// Returns true if `imageAlternativeText` has been explicitly set.
-  var hasImageAlternativeText: Bool {self._imageAlternativeText != nil}
+  public var hasImageAlternativeText: Bool {self._imageAlternativeText != nil}
   /// Clears the value of `imageAlternativeText`. Subsequent reads from it will return its default value.
-  mutating func clearImageAlternativeText() {self._imageAlternativeText = nil}
+  public mutating func clearImageAlternativeText() {self._imageAlternativeText = nil}
 
   /// Description of the cause of the alert that allows for agency-specific language; more specific than the Cause. If cause_detail is included, then Cause must also be included.
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var causeDetail: TransitRealtime_TranslatedString {
+  public var causeDetail: TransitRealtime_TranslatedString {
     get {_causeDetail ?? TransitRealtime_TranslatedString()}
     set {_causeDetail = newValue}
   }
   /// Returns true if `causeDetail` has been explicitly set.
-  var hasCauseDetail: Bool {self._causeDetail != nil}
+  public var hasCauseDetail: Bool {self._causeDetail != nil}
   /// Clears the value of `causeDetail`. Subsequent reads from it will return its default value.
-  mutating func clearCauseDetail() {self._causeDetail = nil}
+  public mutating func clearCauseDetail() {self._causeDetail = nil}
 
   /// Description of the effect of the alert that allows for agency-specific language; more specific than the Effect. If effect_detail is included, then Effect must also be included.
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var effectDetail: TransitRealtime_TranslatedString {
+  public var effectDetail: TransitRealtime_TranslatedString {
     get {_effectDetail ?? TransitRealtime_TranslatedString()}
     set {_effectDetail = newValue}
   }
   /// Returns true if `effectDetail` has been explicitly set.
-  var hasEffectDetail: Bool {self._effectDetail != nil}
+  public var hasEffectDetail: Bool {self._effectDetail != nil}
   /// Clears the value of `effectDetail`. Subsequent reads from it will return its default value.
-  mutating func clearEffectDetail() {self._effectDetail = nil}
+  public mutating func clearEffectDetail() {self._effectDetail = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Cause of this alert. If cause_detail is included, then Cause must also be included.
-  nonisolated enum Cause: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum Cause: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case unknownCause = 1
 
     /// Not machine-representable.
@@ -1281,14 +1281,14 @@ nonisolated struct TransitRealtime_Alert: SwiftProtobuf.ExtensibleMessage, Senda
     /// A special one-time or recurring event such as a parade, festival, performance, farmers market, or sporting event.
     case specialEvent = 13
 
-    init() {
+    public init() {
       self = .unknownCause
     }
 
   }
 
   /// What is the effect of this problem on the affected entity. If effect_detail is included, then Effect must also be included.
-  nonisolated enum Effect: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum Effect: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case noService = 1
     case reducedService = 2
 
@@ -1305,28 +1305,28 @@ nonisolated struct TransitRealtime_Alert: SwiftProtobuf.ExtensibleMessage, Senda
     case noEffect = 10
     case accessibilityIssue = 11
 
-    init() {
+    public init() {
       self = .noService
     }
 
   }
 
   /// Severity of this alert.
-  nonisolated enum SeverityLevel: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum SeverityLevel: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case unknownSeverity = 1
     case info = 2
     case warning = 3
     case severe = 4
 
-    init() {
+    public init() {
       self = .unknownSeverity
     }
 
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _cause: TransitRealtime_Alert.Cause? = nil
   fileprivate var _effect: TransitRealtime_Alert.Effect? = nil
   fileprivate var _url: TransitRealtime_TranslatedString? = nil
@@ -1343,7 +1343,7 @@ nonisolated struct TransitRealtime_Alert: SwiftProtobuf.ExtensibleMessage, Senda
 
 /// A time interval. The interval is considered active at time 't' if 't' is
 /// greater than or equal to the start time and less than the end time.
-nonisolated struct TransitRealtime_TimeRange: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_TimeRange: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1351,101 +1351,101 @@ nonisolated struct TransitRealtime_TimeRange: SwiftProtobuf.ExtensibleMessage, S
   /// Start time, in POSIX time (i.e., number of seconds since January 1st 1970
   /// 00:00:00 UTC).
   /// If missing, the interval starts at minus infinity.
-  var start: UInt64 {
+  public var start: UInt64 {
     get {_start ?? 0}
     set {_start = newValue}
   }
   /// Returns true if `start` has been explicitly set.
-  var hasStart: Bool {self._start != nil}
+  public var hasStart: Bool {self._start != nil}
   /// Clears the value of `start`. Subsequent reads from it will return its default value.
-  mutating func clearStart() {self._start = nil}
+  public mutating func clearStart() {self._start = nil}
 
   /// End time, in POSIX time (i.e., number of seconds since January 1st 1970
   /// 00:00:00 UTC).
   /// If missing, the interval ends at plus infinity.
-  var end: UInt64 {
+  public var end: UInt64 {
     get {_end ?? 0}
     set {_end = newValue}
   }
   /// Returns true if `end` has been explicitly set.
-  var hasEnd: Bool {self._end != nil}
+  public var hasEnd: Bool {self._end != nil}
   /// Clears the value of `end`. Subsequent reads from it will return its default value.
-  mutating func clearEnd() {self._end = nil}
+  public mutating func clearEnd() {self._end = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _start: UInt64? = nil
   fileprivate var _end: UInt64? = nil
 }
 
 /// A position.
-nonisolated struct TransitRealtime_Position: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_Position: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Degrees North, in the WGS-84 coordinate system.
-  var latitude: Float {
+  public var latitude: Float {
     get {_latitude ?? 0}
     set {_latitude = newValue}
   }
   /// Returns true if `latitude` has been explicitly set.
-  var hasLatitude: Bool {self._latitude != nil}
+  public var hasLatitude: Bool {self._latitude != nil}
   /// Clears the value of `latitude`. Subsequent reads from it will return its default value.
-  mutating func clearLatitude() {self._latitude = nil}
+  public mutating func clearLatitude() {self._latitude = nil}
 
   /// Degrees East, in the WGS-84 coordinate system.
-  var longitude: Float {
+  public var longitude: Float {
     get {_longitude ?? 0}
     set {_longitude = newValue}
   }
   /// Returns true if `longitude` has been explicitly set.
-  var hasLongitude: Bool {self._longitude != nil}
+  public var hasLongitude: Bool {self._longitude != nil}
   /// Clears the value of `longitude`. Subsequent reads from it will return its default value.
-  mutating func clearLongitude() {self._longitude = nil}
+  public mutating func clearLongitude() {self._longitude = nil}
 
   /// Bearing, in degrees, clockwise from North, i.e., 0 is North and 90 is East.
   /// This can be the compass bearing, or the direction towards the next stop
   /// or intermediate location.
   /// This should not be direction deduced from the sequence of previous
   /// positions, which can be computed from previous data.
-  var bearing: Float {
+  public var bearing: Float {
     get {_bearing ?? 0}
     set {_bearing = newValue}
   }
   /// Returns true if `bearing` has been explicitly set.
-  var hasBearing: Bool {self._bearing != nil}
+  public var hasBearing: Bool {self._bearing != nil}
   /// Clears the value of `bearing`. Subsequent reads from it will return its default value.
-  mutating func clearBearing() {self._bearing = nil}
+  public mutating func clearBearing() {self._bearing = nil}
 
   /// Odometer value, in meters.
-  var odometer: Double {
+  public var odometer: Double {
     get {_odometer ?? 0}
     set {_odometer = newValue}
   }
   /// Returns true if `odometer` has been explicitly set.
-  var hasOdometer: Bool {self._odometer != nil}
+  public var hasOdometer: Bool {self._odometer != nil}
   /// Clears the value of `odometer`. Subsequent reads from it will return its default value.
-  mutating func clearOdometer() {self._odometer = nil}
+  public mutating func clearOdometer() {self._odometer = nil}
 
   /// Momentary speed measured by the vehicle, in meters per second.
-  var speed: Float {
+  public var speed: Float {
     get {_speed ?? 0}
     set {_speed = newValue}
   }
   /// Returns true if `speed` has been explicitly set.
-  var hasSpeed: Bool {self._speed != nil}
+  public var hasSpeed: Bool {self._speed != nil}
   /// Clears the value of `speed`. Subsequent reads from it will return its default value.
-  mutating func clearSpeed() {self._speed = nil}
+  public mutating func clearSpeed() {self._speed = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _latitude: Float? = nil
   fileprivate var _longitude: Float? = nil
   fileprivate var _bearing: Float? = nil
@@ -1462,7 +1462,7 @@ nonisolated struct TransitRealtime_Position: SwiftProtobuf.ExtensibleMessage, Se
 ///   set. Note that if the trip_id is not known, then stop sequence ids in
 ///   TripUpdate are not sufficient, and stop_ids must be provided as well. In
 ///   addition, absolute arrival/departure times must be provided.
-nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1473,35 +1473,35 @@ nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessa
   /// necessary. When schedule_relationship is DUPLICATED within a TripUpdate, the trip_id identifies the trip from
   /// static GTFS to be duplicated. When schedule_relationship is DUPLICATED within a VehiclePosition, the trip_id
   /// identifies the new duplicate trip and must contain the value for the corresponding TripUpdate.TripProperties.trip_id.
-  var tripID: String {
+  public var tripID: String {
     get {_tripID ?? String()}
     set {_tripID = newValue}
   }
   /// Returns true if `tripID` has been explicitly set.
-  var hasTripID: Bool {self._tripID != nil}
+  public var hasTripID: Bool {self._tripID != nil}
   /// Clears the value of `tripID`. Subsequent reads from it will return its default value.
-  mutating func clearTripID() {self._tripID = nil}
+  public mutating func clearTripID() {self._tripID = nil}
 
   /// The route_id from the GTFS that this selector refers to.
-  var routeID: String {
+  public var routeID: String {
     get {_routeID ?? String()}
     set {_routeID = newValue}
   }
   /// Returns true if `routeID` has been explicitly set.
-  var hasRouteID: Bool {self._routeID != nil}
+  public var hasRouteID: Bool {self._routeID != nil}
   /// Clears the value of `routeID`. Subsequent reads from it will return its default value.
-  mutating func clearRouteID() {self._routeID = nil}
+  public mutating func clearRouteID() {self._routeID = nil}
 
   /// The direction_id from the GTFS feed trips.txt file, indicating the
   /// direction of travel for trips this selector refers to.
-  var directionID: UInt32 {
+  public var directionID: UInt32 {
     get {_directionID ?? 0}
     set {_directionID = newValue}
   }
   /// Returns true if `directionID` has been explicitly set.
-  var hasDirectionID: Bool {self._directionID != nil}
+  public var hasDirectionID: Bool {self._directionID != nil}
   /// Clears the value of `directionID`. Subsequent reads from it will return its default value.
-  mutating func clearDirectionID() {self._directionID = nil}
+  public mutating func clearDirectionID() {self._directionID = nil}
 
   /// The initially scheduled start time of this trip instance.
   /// When the trip_id corresponds to a non-frequency-based trip, this field
@@ -1518,14 +1518,14 @@ nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessa
   /// StopTimeUpdate.
   /// Format and semantics of the field is same as that of
   /// GTFS/frequencies.txt/start_time, e.g., 11:15:35 or 25:15:35.
-  var startTime: String {
+  public var startTime: String {
     get {_startTime ?? String()}
     set {_startTime = newValue}
   }
   /// Returns true if `startTime` has been explicitly set.
-  var hasStartTime: Bool {self._startTime != nil}
+  public var hasStartTime: Bool {self._startTime != nil}
   /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
-  mutating func clearStartTime() {self._startTime = nil}
+  public mutating func clearStartTime() {self._startTime = nil}
 
   /// The scheduled start date of this trip instance.
   /// Must be provided to disambiguate trips that are so late as to collide with
@@ -1537,41 +1537,41 @@ nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessa
   /// schedule where a vehicle that is one hour late is not considered to be
   /// related to schedule anymore.
   /// In YYYYMMDD format.
-  var startDate: String {
+  public var startDate: String {
     get {_startDate ?? String()}
     set {_startDate = newValue}
   }
   /// Returns true if `startDate` has been explicitly set.
-  var hasStartDate: Bool {self._startDate != nil}
+  public var hasStartDate: Bool {self._startDate != nil}
   /// Clears the value of `startDate`. Subsequent reads from it will return its default value.
-  mutating func clearStartDate() {self._startDate = nil}
+  public mutating func clearStartDate() {self._startDate = nil}
 
-  var scheduleRelationship: TransitRealtime_TripDescriptor.ScheduleRelationship {
+  public var scheduleRelationship: TransitRealtime_TripDescriptor.ScheduleRelationship {
     get {_scheduleRelationship ?? .scheduled}
     set {_scheduleRelationship = newValue}
   }
   /// Returns true if `scheduleRelationship` has been explicitly set.
-  var hasScheduleRelationship: Bool {self._scheduleRelationship != nil}
+  public var hasScheduleRelationship: Bool {self._scheduleRelationship != nil}
   /// Clears the value of `scheduleRelationship`. Subsequent reads from it will return its default value.
-  mutating func clearScheduleRelationship() {self._scheduleRelationship = nil}
+  public mutating func clearScheduleRelationship() {self._scheduleRelationship = nil}
 
   /// Linkage to any modifications done to this trip (shape changes, removal or addition of stops).
   /// If this field is provided, the `trip_id`, `route_id`, `direction_id`, `start_time`, `start_date` fields of the `TripDescriptor` MUST be left empty, to avoid confusion by consumers that aren't looking for the `ModifiedTripSelector` value.
-  var modifiedTrip: TransitRealtime_TripDescriptor.ModifiedTripSelector {
+  public var modifiedTrip: TransitRealtime_TripDescriptor.ModifiedTripSelector {
     get {_modifiedTrip ?? TransitRealtime_TripDescriptor.ModifiedTripSelector()}
     set {_modifiedTrip = newValue}
   }
   /// Returns true if `modifiedTrip` has been explicitly set.
-  var hasModifiedTrip: Bool {self._modifiedTrip != nil}
+  public var hasModifiedTrip: Bool {self._modifiedTrip != nil}
   /// Clears the value of `modifiedTrip`. Subsequent reads from it will return its default value.
-  mutating func clearModifiedTrip() {self._modifiedTrip = nil}
+  public mutating func clearModifiedTrip() {self._modifiedTrip = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// The relation between this trip and the static schedule. If a trip is done
   /// in accordance with temporary schedule, not reflected in GTFS, then it
   /// shouldn't be marked as SCHEDULED, but likely as ADDED.
-  nonisolated enum ScheduleRelationship: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum ScheduleRelationship: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
 
     /// Trip that is running in accordance with its GTFS schedule, or is close
     /// enough to the scheduled trip to be associated with it.
@@ -1629,71 +1629,71 @@ nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessa
     /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
     case new = 8
 
-    init() {
+    public init() {
       self = .scheduled
     }
 
   }
 
-  nonisolated struct ModifiedTripSelector: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct ModifiedTripSelector: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
     /// The 'id' from the FeedEntity in which the contained TripModifications object affects this trip.
-    var modificationsID: String {
+    public var modificationsID: String {
       get {_modificationsID ?? String()}
       set {_modificationsID = newValue}
     }
     /// Returns true if `modificationsID` has been explicitly set.
-    var hasModificationsID: Bool {self._modificationsID != nil}
+    public var hasModificationsID: Bool {self._modificationsID != nil}
     /// Clears the value of `modificationsID`. Subsequent reads from it will return its default value.
-    mutating func clearModificationsID() {self._modificationsID = nil}
+    public mutating func clearModificationsID() {self._modificationsID = nil}
 
     /// The trip_id from the GTFS feed that is modified by the modifications_id
-    var affectedTripID: String {
+    public var affectedTripID: String {
       get {_affectedTripID ?? String()}
       set {_affectedTripID = newValue}
     }
     /// Returns true if `affectedTripID` has been explicitly set.
-    var hasAffectedTripID: Bool {self._affectedTripID != nil}
+    public var hasAffectedTripID: Bool {self._affectedTripID != nil}
     /// Clears the value of `affectedTripID`. Subsequent reads from it will return its default value.
-    mutating func clearAffectedTripID() {self._affectedTripID = nil}
+    public mutating func clearAffectedTripID() {self._affectedTripID = nil}
 
     /// The initially scheduled start time of this trip instance, applied to the frequency based modified trip. Same definition as start_time in TripDescriptor.
-    var startTime: String {
+    public var startTime: String {
       get {_startTime ?? String()}
       set {_startTime = newValue}
     }
     /// Returns true if `startTime` has been explicitly set.
-    var hasStartTime: Bool {self._startTime != nil}
+    public var hasStartTime: Bool {self._startTime != nil}
     /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
-    mutating func clearStartTime() {self._startTime = nil}
+    public mutating func clearStartTime() {self._startTime = nil}
 
     /// The start date of this trip instance in YYYYMMDD format, applied to the modified trip. Same definition as start_date in TripDescriptor.
-    var startDate: String {
+    public var startDate: String {
       get {_startDate ?? String()}
       set {_startDate = newValue}
     }
     /// Returns true if `startDate` has been explicitly set.
-    var hasStartDate: Bool {self._startDate != nil}
+    public var hasStartDate: Bool {self._startDate != nil}
     /// Clears the value of `startDate`. Subsequent reads from it will return its default value.
-    mutating func clearStartDate() {self._startDate = nil}
+    public mutating func clearStartDate() {self._startDate = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _modificationsID: String? = nil
     fileprivate var _affectedTripID: String? = nil
     fileprivate var _startTime: String? = nil
     fileprivate var _startDate: String? = nil
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _tripID: String? = nil
   fileprivate var _routeID: String? = nil
   fileprivate var _directionID: UInt32? = nil
@@ -1704,7 +1704,7 @@ nonisolated struct TransitRealtime_TripDescriptor: SwiftProtobuf.ExtensibleMessa
 }
 
 /// Identification information for the vehicle performing the trip.
-nonisolated struct TransitRealtime_VehicleDescriptor: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_VehicleDescriptor: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1712,48 +1712,48 @@ nonisolated struct TransitRealtime_VehicleDescriptor: SwiftProtobuf.ExtensibleMe
   /// Internal system identification of the vehicle. Should be unique per
   /// vehicle, and can be used for tracking the vehicle as it proceeds through
   /// the system.
-  var id: String {
+  public var id: String {
     get {_id ?? String()}
     set {_id = newValue}
   }
   /// Returns true if `id` has been explicitly set.
-  var hasID: Bool {self._id != nil}
+  public var hasID: Bool {self._id != nil}
   /// Clears the value of `id`. Subsequent reads from it will return its default value.
-  mutating func clearID() {self._id = nil}
+  public mutating func clearID() {self._id = nil}
 
   /// User visible label, i.e., something that must be shown to the passenger to
   /// help identify the correct vehicle.
-  var label: String {
+  public var label: String {
     get {_label ?? String()}
     set {_label = newValue}
   }
   /// Returns true if `label` has been explicitly set.
-  var hasLabel: Bool {self._label != nil}
+  public var hasLabel: Bool {self._label != nil}
   /// Clears the value of `label`. Subsequent reads from it will return its default value.
-  mutating func clearLabel() {self._label = nil}
+  public mutating func clearLabel() {self._label = nil}
 
   /// The license plate of the vehicle.
-  var licensePlate: String {
+  public var licensePlate: String {
     get {_licensePlate ?? String()}
     set {_licensePlate = newValue}
   }
   /// Returns true if `licensePlate` has been explicitly set.
-  var hasLicensePlate: Bool {self._licensePlate != nil}
+  public var hasLicensePlate: Bool {self._licensePlate != nil}
   /// Clears the value of `licensePlate`. Subsequent reads from it will return its default value.
-  mutating func clearLicensePlate() {self._licensePlate = nil}
+  public mutating func clearLicensePlate() {self._licensePlate = nil}
 
-  var wheelchairAccessible: TransitRealtime_VehicleDescriptor.WheelchairAccessible {
+  public var wheelchairAccessible: TransitRealtime_VehicleDescriptor.WheelchairAccessible {
     get {_wheelchairAccessible ?? .noValue}
     set {_wheelchairAccessible = newValue}
   }
   /// Returns true if `wheelchairAccessible` has been explicitly set.
-  var hasWheelchairAccessible: Bool {self._wheelchairAccessible != nil}
+  public var hasWheelchairAccessible: Bool {self._wheelchairAccessible != nil}
   /// Clears the value of `wheelchairAccessible`. Subsequent reads from it will return its default value.
-  mutating func clearWheelchairAccessible() {self._wheelchairAccessible = nil}
+  public mutating func clearWheelchairAccessible() {self._wheelchairAccessible = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum WheelchairAccessible: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum WheelchairAccessible: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
 
     /// The trip doesn't have information about wheelchair accessibility.
     /// This is the **default** behavior. If the static GTFS contains a
@@ -1772,15 +1772,15 @@ nonisolated struct TransitRealtime_VehicleDescriptor: SwiftProtobuf.ExtensibleMe
     /// This value will overwrite the value from the GTFS.
     case wheelchairInaccessible = 3
 
-    init() {
+    public init() {
       self = .noValue
     }
 
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _id: String? = nil
   fileprivate var _label: String? = nil
   fileprivate var _licensePlate: String? = nil
@@ -1788,7 +1788,7 @@ nonisolated struct TransitRealtime_VehicleDescriptor: SwiftProtobuf.ExtensibleMe
 }
 
 /// A selector for an entity in a GTFS feed.
-nonisolated struct TransitRealtime_EntitySelector: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_EntitySelector: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1797,68 +1797,68 @@ nonisolated struct TransitRealtime_EntitySelector: SwiftProtobuf.ExtensibleMessa
   /// GTFS feed.
   /// At least one specifier must be given. If several are given, then the
   /// matching has to apply to all the given specifiers.
-  var agencyID: String {
+  public var agencyID: String {
     get {_agencyID ?? String()}
     set {_agencyID = newValue}
   }
   /// Returns true if `agencyID` has been explicitly set.
-  var hasAgencyID: Bool {self._agencyID != nil}
+  public var hasAgencyID: Bool {self._agencyID != nil}
   /// Clears the value of `agencyID`. Subsequent reads from it will return its default value.
-  mutating func clearAgencyID() {self._agencyID = nil}
+  public mutating func clearAgencyID() {self._agencyID = nil}
 
-  var routeID: String {
+  public var routeID: String {
     get {_routeID ?? String()}
     set {_routeID = newValue}
   }
   /// Returns true if `routeID` has been explicitly set.
-  var hasRouteID: Bool {self._routeID != nil}
+  public var hasRouteID: Bool {self._routeID != nil}
   /// Clears the value of `routeID`. Subsequent reads from it will return its default value.
-  mutating func clearRouteID() {self._routeID = nil}
+  public mutating func clearRouteID() {self._routeID = nil}
 
   /// corresponds to route_type in GTFS.
-  var routeType: Int32 {
+  public var routeType: Int32 {
     get {_routeType ?? 0}
     set {_routeType = newValue}
   }
   /// Returns true if `routeType` has been explicitly set.
-  var hasRouteType: Bool {self._routeType != nil}
+  public var hasRouteType: Bool {self._routeType != nil}
   /// Clears the value of `routeType`. Subsequent reads from it will return its default value.
-  mutating func clearRouteType() {self._routeType = nil}
+  public mutating func clearRouteType() {self._routeType = nil}
 
-  var trip: TransitRealtime_TripDescriptor {
+  public var trip: TransitRealtime_TripDescriptor {
     get {_trip ?? TransitRealtime_TripDescriptor()}
     set {_trip = newValue}
   }
   /// Returns true if `trip` has been explicitly set.
-  var hasTrip: Bool {self._trip != nil}
+  public var hasTrip: Bool {self._trip != nil}
   /// Clears the value of `trip`. Subsequent reads from it will return its default value.
-  mutating func clearTrip() {self._trip = nil}
+  public mutating func clearTrip() {self._trip = nil}
 
-  var stopID: String {
+  public var stopID: String {
     get {_stopID ?? String()}
     set {_stopID = newValue}
   }
   /// Returns true if `stopID` has been explicitly set.
-  var hasStopID: Bool {self._stopID != nil}
+  public var hasStopID: Bool {self._stopID != nil}
   /// Clears the value of `stopID`. Subsequent reads from it will return its default value.
-  mutating func clearStopID() {self._stopID = nil}
+  public mutating func clearStopID() {self._stopID = nil}
 
   /// Corresponds to trip direction_id in GTFS trips.txt. If provided the
   /// route_id must also be provided.
-  var directionID: UInt32 {
+  public var directionID: UInt32 {
     get {_directionID ?? 0}
     set {_directionID = newValue}
   }
   /// Returns true if `directionID` has been explicitly set.
-  var hasDirectionID: Bool {self._directionID != nil}
+  public var hasDirectionID: Bool {self._directionID != nil}
   /// Clears the value of `directionID`. Subsequent reads from it will return its default value.
-  mutating func clearDirectionID() {self._directionID = nil}
+  public mutating func clearDirectionID() {self._directionID = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _agencyID: String? = nil
   fileprivate var _routeID: String? = nil
   fileprivate var _routeType: Int32? = nil
@@ -1877,55 +1877,55 @@ nonisolated struct TransitRealtime_EntitySelector: SwiftProtobuf.ExtensibleMessa
 ///    translation, the first matching translation is picked.
 /// 3. If some translation has an unspecified language code, that translation is
 ///    picked.
-nonisolated struct TransitRealtime_TranslatedString: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_TranslatedString: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// At least one translation must be provided.
-  var translation: [TransitRealtime_TranslatedString.Translation] = []
+  public var translation: [TransitRealtime_TranslatedString.Translation] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated struct Translation: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct Translation: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
     /// A UTF-8 string containing the message.
-    var text: String {
+    public var text: String {
       get {_text ?? String()}
       set {_text = newValue}
     }
     /// Returns true if `text` has been explicitly set.
-    var hasText: Bool {self._text != nil}
+    public var hasText: Bool {self._text != nil}
     /// Clears the value of `text`. Subsequent reads from it will return its default value.
-    mutating func clearText() {self._text = nil}
+    public mutating func clearText() {self._text = nil}
 
     /// BCP-47 language code. Can be omitted if the language is unknown or if
     /// no i18n is done at all for the feed. At most one translation is
     /// allowed to have an unspecified language tag.
-    var language: String {
+    public var language: String {
       get {_language ?? String()}
       set {_language = newValue}
     }
     /// Returns true if `language` has been explicitly set.
-    var hasLanguage: Bool {self._language != nil}
+    public var hasLanguage: Bool {self._language != nil}
     /// Clears the value of `language`. Subsequent reads from it will return its default value.
-    mutating func clearLanguage() {self._language = nil}
+    public mutating func clearLanguage() {self._language = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _text: String? = nil
     fileprivate var _language: String? = nil
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
 }
 
 /// An internationalized image containing per-language versions of a URL linking to an image
@@ -1939,17 +1939,17 @@ nonisolated struct TransitRealtime_TranslatedString: SwiftProtobuf.ExtensibleMes
 /// 3. If some translation has an unspecified language code, that translation is
 ///    picked.
 /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-nonisolated struct TransitRealtime_TranslatedImage: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_TranslatedImage: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// At least one localized image must be provided.
-  var localizedImage: [TransitRealtime_TranslatedImage.LocalizedImage] = []
+  public var localizedImage: [TransitRealtime_TranslatedImage.LocalizedImage] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated struct LocalizedImage: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct LocalizedImage: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
@@ -1958,51 +1958,51 @@ nonisolated struct TransitRealtime_TranslatedImage: SwiftProtobuf.ExtensibleMess
     /// The image linked must be less than 2MB. 
     /// If an image changes in a significant enough way that an update is required on the consumer side, the producer must update the URL to a new one.
     /// The URL should be a fully qualified URL that includes http:// or https://, and any special characters in the URL must be correctly escaped. See the following http://www.w3.org/Addressing/URL/4_URI_Recommentations.html for a description of how to create fully qualified URL values.
-    var url: String {
+    public var url: String {
       get {_url ?? String()}
       set {_url = newValue}
     }
     /// Returns true if `url` has been explicitly set.
-    var hasURL: Bool {self._url != nil}
+    public var hasURL: Bool {self._url != nil}
     /// Clears the value of `url`. Subsequent reads from it will return its default value.
-    mutating func clearURL() {self._url = nil}
+    public mutating func clearURL() {self._url = nil}
 
     /// IANA media type as to specify the type of image to be displayed. 
     /// The type must start with "image/"
-    var mediaType: String {
+    public var mediaType: String {
       get {_mediaType ?? String()}
       set {_mediaType = newValue}
     }
     /// Returns true if `mediaType` has been explicitly set.
-    var hasMediaType: Bool {self._mediaType != nil}
+    public var hasMediaType: Bool {self._mediaType != nil}
     /// Clears the value of `mediaType`. Subsequent reads from it will return its default value.
-    mutating func clearMediaType() {self._mediaType = nil}
+    public mutating func clearMediaType() {self._mediaType = nil}
 
     /// BCP-47 language code. Can be omitted if the language is unknown or if
     /// no i18n is done at all for the feed. At most one translation is
     /// allowed to have an unspecified language tag.
-    var language: String {
+    public var language: String {
       get {_language ?? String()}
       set {_language = newValue}
     }
     /// Returns true if `language` has been explicitly set.
-    var hasLanguage: Bool {self._language != nil}
+    public var hasLanguage: Bool {self._language != nil}
     /// Clears the value of `language`. Subsequent reads from it will return its default value.
-    mutating func clearLanguage() {self._language = nil}
+    public mutating func clearLanguage() {self._language = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _url: String? = nil
     fileprivate var _mediaType: String? = nil
     fileprivate var _language: String? = nil
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
 }
 
 /// Describes the physical path that a vehicle takes when it's not part of the (CSV) GTFS,
@@ -2011,7 +2011,7 @@ nonisolated struct TransitRealtime_TranslatedImage: SwiftProtobuf.ExtensibleMess
 /// the location of Stops exactly, but all Stops on a trip should lie within a small distance of
 /// the shape for that trip, i.e. close to straight line segments connecting the shape points
 /// NOTE: This message is still experimental, and subject to change. It may be formally adopted in the future.
-nonisolated struct TransitRealtime_Shape: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_Shape: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -2020,187 +2020,187 @@ nonisolated struct TransitRealtime_Shape: SwiftProtobuf.ExtensibleMessage, Senda
   /// This field is required as per reference.md, but needs to be specified here optional because "Required is Forever"
   /// See https://developers.google.com/protocol-buffers/docs/proto#specifying_field_rules
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var shapeID: String {
+  public var shapeID: String {
     get {_shapeID ?? String()}
     set {_shapeID = newValue}
   }
   /// Returns true if `shapeID` has been explicitly set.
-  var hasShapeID: Bool {self._shapeID != nil}
+  public var hasShapeID: Bool {self._shapeID != nil}
   /// Clears the value of `shapeID`. Subsequent reads from it will return its default value.
-  mutating func clearShapeID() {self._shapeID = nil}
+  public mutating func clearShapeID() {self._shapeID = nil}
 
   /// Encoded polyline representation of the shape. This polyline must contain at least two points and represent the full shape of the trip where it's used. 
   /// For more information about encoded polylines, see https://developers.google.com/maps/documentation/utilities/polylinealgorithm
   /// This field is required as per reference.md, but needs to be specified here optional because "Required is Forever"
   /// See https://developers.google.com/protocol-buffers/docs/proto#specifying_field_rules
   /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-  var encodedPolyline: String {
+  public var encodedPolyline: String {
     get {_encodedPolyline ?? String()}
     set {_encodedPolyline = newValue}
   }
   /// Returns true if `encodedPolyline` has been explicitly set.
-  var hasEncodedPolyline: Bool {self._encodedPolyline != nil}
+  public var hasEncodedPolyline: Bool {self._encodedPolyline != nil}
   /// Clears the value of `encodedPolyline`. Subsequent reads from it will return its default value.
-  mutating func clearEncodedPolyline() {self._encodedPolyline = nil}
+  public mutating func clearEncodedPolyline() {self._encodedPolyline = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _shapeID: String? = nil
   fileprivate var _encodedPolyline: String? = nil
 }
 
 /// Describes a stop which is served by trips. All fields are as described in the GTFS-Static specification.
 /// NOTE: This message is still experimental, and subject to change. It may be formally adopted in the future.
-nonisolated struct TransitRealtime_Stop: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_Stop: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var stopID: String {
+  public var stopID: String {
     get {_stopID ?? String()}
     set {_stopID = newValue}
   }
   /// Returns true if `stopID` has been explicitly set.
-  var hasStopID: Bool {self._stopID != nil}
+  public var hasStopID: Bool {self._stopID != nil}
   /// Clears the value of `stopID`. Subsequent reads from it will return its default value.
-  mutating func clearStopID() {self._stopID = nil}
+  public mutating func clearStopID() {self._stopID = nil}
 
-  var stopCode: TransitRealtime_TranslatedString {
+  public var stopCode: TransitRealtime_TranslatedString {
     get {_stopCode ?? TransitRealtime_TranslatedString()}
     set {_stopCode = newValue}
   }
   /// Returns true if `stopCode` has been explicitly set.
-  var hasStopCode: Bool {self._stopCode != nil}
+  public var hasStopCode: Bool {self._stopCode != nil}
   /// Clears the value of `stopCode`. Subsequent reads from it will return its default value.
-  mutating func clearStopCode() {self._stopCode = nil}
+  public mutating func clearStopCode() {self._stopCode = nil}
 
-  var stopName: TransitRealtime_TranslatedString {
+  public var stopName: TransitRealtime_TranslatedString {
     get {_stopName ?? TransitRealtime_TranslatedString()}
     set {_stopName = newValue}
   }
   /// Returns true if `stopName` has been explicitly set.
-  var hasStopName: Bool {self._stopName != nil}
+  public var hasStopName: Bool {self._stopName != nil}
   /// Clears the value of `stopName`. Subsequent reads from it will return its default value.
-  mutating func clearStopName() {self._stopName = nil}
+  public mutating func clearStopName() {self._stopName = nil}
 
-  var ttsStopName: TransitRealtime_TranslatedString {
+  public var ttsStopName: TransitRealtime_TranslatedString {
     get {_ttsStopName ?? TransitRealtime_TranslatedString()}
     set {_ttsStopName = newValue}
   }
   /// Returns true if `ttsStopName` has been explicitly set.
-  var hasTtsStopName: Bool {self._ttsStopName != nil}
+  public var hasTtsStopName: Bool {self._ttsStopName != nil}
   /// Clears the value of `ttsStopName`. Subsequent reads from it will return its default value.
-  mutating func clearTtsStopName() {self._ttsStopName = nil}
+  public mutating func clearTtsStopName() {self._ttsStopName = nil}
 
-  var stopDesc: TransitRealtime_TranslatedString {
+  public var stopDesc: TransitRealtime_TranslatedString {
     get {_stopDesc ?? TransitRealtime_TranslatedString()}
     set {_stopDesc = newValue}
   }
   /// Returns true if `stopDesc` has been explicitly set.
-  var hasStopDesc: Bool {self._stopDesc != nil}
+  public var hasStopDesc: Bool {self._stopDesc != nil}
   /// Clears the value of `stopDesc`. Subsequent reads from it will return its default value.
-  mutating func clearStopDesc() {self._stopDesc = nil}
+  public mutating func clearStopDesc() {self._stopDesc = nil}
 
-  var stopLat: Float {
+  public var stopLat: Float {
     get {_stopLat ?? 0}
     set {_stopLat = newValue}
   }
   /// Returns true if `stopLat` has been explicitly set.
-  var hasStopLat: Bool {self._stopLat != nil}
+  public var hasStopLat: Bool {self._stopLat != nil}
   /// Clears the value of `stopLat`. Subsequent reads from it will return its default value.
-  mutating func clearStopLat() {self._stopLat = nil}
+  public mutating func clearStopLat() {self._stopLat = nil}
 
-  var stopLon: Float {
+  public var stopLon: Float {
     get {_stopLon ?? 0}
     set {_stopLon = newValue}
   }
   /// Returns true if `stopLon` has been explicitly set.
-  var hasStopLon: Bool {self._stopLon != nil}
+  public var hasStopLon: Bool {self._stopLon != nil}
   /// Clears the value of `stopLon`. Subsequent reads from it will return its default value.
-  mutating func clearStopLon() {self._stopLon = nil}
+  public mutating func clearStopLon() {self._stopLon = nil}
 
-  var zoneID: String {
+  public var zoneID: String {
     get {_zoneID ?? String()}
     set {_zoneID = newValue}
   }
   /// Returns true if `zoneID` has been explicitly set.
-  var hasZoneID: Bool {self._zoneID != nil}
+  public var hasZoneID: Bool {self._zoneID != nil}
   /// Clears the value of `zoneID`. Subsequent reads from it will return its default value.
-  mutating func clearZoneID() {self._zoneID = nil}
+  public mutating func clearZoneID() {self._zoneID = nil}
 
-  var stopURL: TransitRealtime_TranslatedString {
+  public var stopURL: TransitRealtime_TranslatedString {
     get {_stopURL ?? TransitRealtime_TranslatedString()}
     set {_stopURL = newValue}
   }
   /// Returns true if `stopURL` has been explicitly set.
-  var hasStopURL: Bool {self._stopURL != nil}
+  public var hasStopURL: Bool {self._stopURL != nil}
   /// Clears the value of `stopURL`. Subsequent reads from it will return its default value.
-  mutating func clearStopURL() {self._stopURL = nil}
+  public mutating func clearStopURL() {self._stopURL = nil}
 
-  var parentStation: String {
+  public var parentStation: String {
     get {_parentStation ?? String()}
     set {_parentStation = newValue}
   }
   /// Returns true if `parentStation` has been explicitly set.
-  var hasParentStation: Bool {self._parentStation != nil}
+  public var hasParentStation: Bool {self._parentStation != nil}
   /// Clears the value of `parentStation`. Subsequent reads from it will return its default value.
-  mutating func clearParentStation() {self._parentStation = nil}
+  public mutating func clearParentStation() {self._parentStation = nil}
 
-  var stopTimezone: String {
+  public var stopTimezone: String {
     get {_stopTimezone ?? String()}
     set {_stopTimezone = newValue}
   }
   /// Returns true if `stopTimezone` has been explicitly set.
-  var hasStopTimezone: Bool {self._stopTimezone != nil}
+  public var hasStopTimezone: Bool {self._stopTimezone != nil}
   /// Clears the value of `stopTimezone`. Subsequent reads from it will return its default value.
-  mutating func clearStopTimezone() {self._stopTimezone = nil}
+  public mutating func clearStopTimezone() {self._stopTimezone = nil}
 
-  var wheelchairBoarding: TransitRealtime_Stop.WheelchairBoarding {
+  public var wheelchairBoarding: TransitRealtime_Stop.WheelchairBoarding {
     get {_wheelchairBoarding ?? .unknown}
     set {_wheelchairBoarding = newValue}
   }
   /// Returns true if `wheelchairBoarding` has been explicitly set.
-  var hasWheelchairBoarding: Bool {self._wheelchairBoarding != nil}
+  public var hasWheelchairBoarding: Bool {self._wheelchairBoarding != nil}
   /// Clears the value of `wheelchairBoarding`. Subsequent reads from it will return its default value.
-  mutating func clearWheelchairBoarding() {self._wheelchairBoarding = nil}
+  public mutating func clearWheelchairBoarding() {self._wheelchairBoarding = nil}
 
-  var levelID: String {
+  public var levelID: String {
     get {_levelID ?? String()}
     set {_levelID = newValue}
   }
   /// Returns true if `levelID` has been explicitly set.
-  var hasLevelID: Bool {self._levelID != nil}
+  public var hasLevelID: Bool {self._levelID != nil}
   /// Clears the value of `levelID`. Subsequent reads from it will return its default value.
-  mutating func clearLevelID() {self._levelID = nil}
+  public mutating func clearLevelID() {self._levelID = nil}
 
-  var platformCode: TransitRealtime_TranslatedString {
+  public var platformCode: TransitRealtime_TranslatedString {
     get {_platformCode ?? TransitRealtime_TranslatedString()}
     set {_platformCode = newValue}
   }
   /// Returns true if `platformCode` has been explicitly set.
-  var hasPlatformCode: Bool {self._platformCode != nil}
+  public var hasPlatformCode: Bool {self._platformCode != nil}
   /// Clears the value of `platformCode`. Subsequent reads from it will return its default value.
-  mutating func clearPlatformCode() {self._platformCode = nil}
+  public mutating func clearPlatformCode() {self._platformCode = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  nonisolated enum WheelchairBoarding: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  public nonisolated enum WheelchairBoarding: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
     case unknown = 0
     case available = 1
     case notAvailable = 2
 
-    init() {
+    public init() {
       self = .unknown
     }
 
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _stopID: String? = nil
   fileprivate var _stopCode: TransitRealtime_TranslatedString? = nil
   fileprivate var _stopName: TransitRealtime_TranslatedString? = nil
@@ -2218,29 +2218,29 @@ nonisolated struct TransitRealtime_Stop: SwiftProtobuf.ExtensibleMessage, Sendab
 }
 
 /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-nonisolated struct TransitRealtime_TripModifications: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_TripModifications: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// A list of selected trips affected by this TripModifications.
-  var selectedTrips: [TransitRealtime_TripModifications.SelectedTrips] = []
+  public var selectedTrips: [TransitRealtime_TripModifications.SelectedTrips] = []
 
   /// A list of start times in the real-time trip descriptor for the trip_id defined in trip_ids. 
   /// Useful to target multiple departures of a trip_id in a frequency-based trip.
-  var startTimes: [String] = []
+  public var startTimes: [String] = []
 
   /// Dates on which the modifications occurs, in the YYYYMMDD format. Producers SHOULD only transmit detours occurring within the next week.
   /// The dates provided should not be used as user-facing information, if a user-facing start and end date needs to be provided, they can be provided in the linked service alert with `service_alert_id`
-  var serviceDates: [String] = []
+  public var serviceDates: [String] = []
 
   /// A list of modifications to apply to the affected trips. 
-  var modifications: [TransitRealtime_TripModifications.Modification] = []
+  public var modifications: [TransitRealtime_TripModifications.Modification] = []
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// A `Modification` message replaces a span of n stop times from each affected trip starting at `start_stop_selector`.
-  nonisolated struct Modification: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct Modification: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
@@ -2248,68 +2248,68 @@ nonisolated struct TransitRealtime_TripModifications: SwiftProtobuf.ExtensibleMe
     /// The stop selector of the first stop_time of the original trip that is to be affected by this modification.
     /// Used in conjunction with `end_stop_selector`. 
     /// `start_stop_selector` is required and is used to define the reference stop used with `travel_time_to_stop`.
-    var startStopSelector: TransitRealtime_StopSelector {
+    public var startStopSelector: TransitRealtime_StopSelector {
       get {_startStopSelector ?? TransitRealtime_StopSelector()}
       set {_startStopSelector = newValue}
     }
     /// Returns true if `startStopSelector` has been explicitly set.
-    var hasStartStopSelector: Bool {self._startStopSelector != nil}
+    public var hasStartStopSelector: Bool {self._startStopSelector != nil}
     /// Clears the value of `startStopSelector`. Subsequent reads from it will return its default value.
-    mutating func clearStartStopSelector() {self._startStopSelector = nil}
+    public mutating func clearStartStopSelector() {self._startStopSelector = nil}
 
     /// The stop selector of the last stop of the original trip that is to be affected by this modification. 
     /// The selection is inclusive, so if only one stop_time is replaced by that modification, `start_stop_selector` and `end_stop_selector` must be equivalent.
     /// If no stop_time is replaced, `end_stop_selector` must not be provided. It's otherwise required.
-    var endStopSelector: TransitRealtime_StopSelector {
+    public var endStopSelector: TransitRealtime_StopSelector {
       get {_endStopSelector ?? TransitRealtime_StopSelector()}
       set {_endStopSelector = newValue}
     }
     /// Returns true if `endStopSelector` has been explicitly set.
-    var hasEndStopSelector: Bool {self._endStopSelector != nil}
+    public var hasEndStopSelector: Bool {self._endStopSelector != nil}
     /// Clears the value of `endStopSelector`. Subsequent reads from it will return its default value.
-    mutating func clearEndStopSelector() {self._endStopSelector = nil}
+    public mutating func clearEndStopSelector() {self._endStopSelector = nil}
 
     /// The number of seconds of delay to add to all departure and arrival times following the end of this modification. 
     /// If multiple modifications apply to the same trip, the delays accumulate as the trip advances. 
-    var propagatedModificationDelay: Int32 {
+    public var propagatedModificationDelay: Int32 {
       get {_propagatedModificationDelay ?? 0}
       set {_propagatedModificationDelay = newValue}
     }
     /// Returns true if `propagatedModificationDelay` has been explicitly set.
-    var hasPropagatedModificationDelay: Bool {self._propagatedModificationDelay != nil}
+    public var hasPropagatedModificationDelay: Bool {self._propagatedModificationDelay != nil}
     /// Clears the value of `propagatedModificationDelay`. Subsequent reads from it will return its default value.
-    mutating func clearPropagatedModificationDelay() {self._propagatedModificationDelay = nil}
+    public mutating func clearPropagatedModificationDelay() {self._propagatedModificationDelay = nil}
 
     /// A list of replacement stops, replacing those of the original trip. 
     /// The length of the new stop times may be less, the same, or greater than the number of replaced stop times. 
-    var replacementStops: [TransitRealtime_ReplacementStop] = []
+    public var replacementStops: [TransitRealtime_ReplacementStop] = []
 
     /// An `id` value from the `FeedEntity` message that contains the `Alert` describing this Modification for user-facing communication.
-    var serviceAlertID: String {
+    public var serviceAlertID: String {
       get {_serviceAlertID ?? String()}
       set {_serviceAlertID = newValue}
     }
     /// Returns true if `serviceAlertID` has been explicitly set.
-    var hasServiceAlertID: Bool {self._serviceAlertID != nil}
+    public var hasServiceAlertID: Bool {self._serviceAlertID != nil}
     /// Clears the value of `serviceAlertID`. Subsequent reads from it will return its default value.
-    mutating func clearServiceAlertID() {self._serviceAlertID = nil}
+    public mutating func clearServiceAlertID() {self._serviceAlertID = nil}
 
     /// This timestamp identifies the moment when the modification has last been changed.
     /// In POSIX time (i.e., number of seconds since January 1st 1970 00:00:00 UTC).
-    var lastModifiedTime: UInt64 {
+    public var lastModifiedTime: UInt64 {
       get {_lastModifiedTime ?? 0}
       set {_lastModifiedTime = newValue}
     }
     /// Returns true if `lastModifiedTime` has been explicitly set.
-    var hasLastModifiedTime: Bool {self._lastModifiedTime != nil}
+    public var hasLastModifiedTime: Bool {self._lastModifiedTime != nil}
     /// Clears the value of `lastModifiedTime`. Subsequent reads from it will return its default value.
-    mutating func clearLastModifiedTime() {self._lastModifiedTime = nil}
+    public mutating func clearLastModifiedTime() {self._lastModifiedTime = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _startStopSelector: TransitRealtime_StopSelector? = nil
     fileprivate var _endStopSelector: TransitRealtime_StopSelector? = nil
     fileprivate var _propagatedModificationDelay: Int32? = nil
@@ -2317,108 +2317,108 @@ nonisolated struct TransitRealtime_TripModifications: SwiftProtobuf.ExtensibleMe
     fileprivate var _lastModifiedTime: UInt64? = nil
   }
 
-  nonisolated struct SelectedTrips: SwiftProtobuf.ExtensibleMessage, Sendable {
+  public nonisolated struct SelectedTrips: SwiftProtobuf.ExtensibleMessage, Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
     /// A list of trips affected with this replacement that all have the same new `shape_id`. A `TripUpdate` with `schedule_relationship=REPLACEMENT` must not already exist for the trip.
-    var tripIds: [String] = []
+    public var tripIds: [String] = []
 
     /// The ID of the new shape for the modified trips in this SelectedTrips. 
     /// May refer to a new shape added using a `Shape` message in the same GTFS-RT feed, or to an existing shape defined in the GTFS-Static feed’s shapes.txt. 
     /// If it refers to a `Shape` entity in the real-time feed, the value of this field should be the one of the `shape_id` inside the entity, and _not_ the `id` of `FeedEntity`.
-    var shapeID: String {
+    public var shapeID: String {
       get {_shapeID ?? String()}
       set {_shapeID = newValue}
     }
     /// Returns true if `shapeID` has been explicitly set.
-    var hasShapeID: Bool {self._shapeID != nil}
+    public var hasShapeID: Bool {self._shapeID != nil}
     /// Clears the value of `shapeID`. Subsequent reads from it will return its default value.
-    mutating func clearShapeID() {self._shapeID = nil}
+    public mutating func clearShapeID() {self._shapeID = nil}
 
-    var unknownFields = SwiftProtobuf.UnknownStorage()
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    init() {}
+    public init() {}
 
-    var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+    public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
     fileprivate var _shapeID: String? = nil
   }
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
 }
 
 /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
 /// Select a stop by stop sequence or by stop_id. At least one of the two values must be provided.
-nonisolated struct TransitRealtime_StopSelector: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_StopSelector: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Must be the same as in stop_times.txt in the corresponding GTFS feed.
-  var stopSequence: UInt32 {
+  public var stopSequence: UInt32 {
     get {_stopSequence ?? 0}
     set {_stopSequence = newValue}
   }
   /// Returns true if `stopSequence` has been explicitly set.
-  var hasStopSequence: Bool {self._stopSequence != nil}
+  public var hasStopSequence: Bool {self._stopSequence != nil}
   /// Clears the value of `stopSequence`. Subsequent reads from it will return its default value.
-  mutating func clearStopSequence() {self._stopSequence = nil}
+  public mutating func clearStopSequence() {self._stopSequence = nil}
 
   /// Must be the same as in stops.txt in the corresponding GTFS feed.
-  var stopID: String {
+  public var stopID: String {
     get {_stopID ?? String()}
     set {_stopID = newValue}
   }
   /// Returns true if `stopID` has been explicitly set.
-  var hasStopID: Bool {self._stopID != nil}
+  public var hasStopID: Bool {self._stopID != nil}
   /// Clears the value of `stopID`. Subsequent reads from it will return its default value.
-  mutating func clearStopID() {self._stopID = nil}
+  public mutating func clearStopID() {self._stopID = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _stopSequence: UInt32? = nil
   fileprivate var _stopID: String? = nil
 }
 
 /// NOTE: This field is still experimental, and subject to change. It may be formally adopted in the future.
-nonisolated struct TransitRealtime_ReplacementStop: SwiftProtobuf.ExtensibleMessage, Sendable {
+public nonisolated struct TransitRealtime_ReplacementStop: SwiftProtobuf.ExtensibleMessage, Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The difference in seconds between the arrival time at this stop and the arrival time at the reference stop. The reference stop is the stop prior to start_stop_selector. If the modification begins at the first stop of the trip, then the first stop of the trip is the reference stop.
   /// This value MUST be monotonically increasing and may only be a negative number if the first stop of the original trip is the reference stop.
-  var travelTimeToStop: Int32 {
+  public var travelTimeToStop: Int32 {
     get {_travelTimeToStop ?? 0}
     set {_travelTimeToStop = newValue}
   }
   /// Returns true if `travelTimeToStop` has been explicitly set.
-  var hasTravelTimeToStop: Bool {self._travelTimeToStop != nil}
+  public var hasTravelTimeToStop: Bool {self._travelTimeToStop != nil}
   /// Clears the value of `travelTimeToStop`. Subsequent reads from it will return its default value.
-  mutating func clearTravelTimeToStop() {self._travelTimeToStop = nil}
+  public mutating func clearTravelTimeToStop() {self._travelTimeToStop = nil}
 
   /// The replacement stop ID which will now be visited by the trip. May refer to a new stop added using a GTFS-RT `Stop` message in the same GTFS-RT feed, or to an existing stop defined in the (CSV) GTFS feed’s `stops.txt`.
   /// If it refers to a `Shape` entity in the real-time feed, the value of this field should be the one of the `stop_id` inside the entity, and _not_ the `id` of `FeedEntity`. The replacement stop MUST have `location_type=0` (routable stops).
-  var stopID: String {
+  public var stopID: String {
     get {_stopID ?? String()}
     set {_stopID = newValue}
   }
   /// Returns true if `stopID` has been explicitly set.
-  var hasStopID: Bool {self._stopID != nil}
+  public var hasStopID: Bool {self._stopID != nil}
   /// Clears the value of `stopID`. Subsequent reads from it will return its default value.
-  mutating func clearStopID() {self._stopID = nil}
+  public mutating func clearStopID() {self._stopID = nil}
 
-  var unknownFields = SwiftProtobuf.UnknownStorage()
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  init() {}
+  public init() {}
 
-  var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
+  public var _protobuf_extensionFieldValues = SwiftProtobuf.ExtensionFieldValueSet()
   fileprivate var _travelTimeToStop: Int32? = nil
   fileprivate var _stopID: String? = nil
 }
@@ -2428,8 +2428,8 @@ nonisolated struct TransitRealtime_ReplacementStop: SwiftProtobuf.ExtensibleMess
 fileprivate nonisolated let _protobuf_package = "transit_realtime"
 
 nonisolated extension TransitRealtime_FeedMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".FeedMessage"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}entity\0")
+  public static let protoMessageName: String = _protobuf_package + ".FeedMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}entity\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -2439,7 +2439,7 @@ nonisolated extension TransitRealtime_FeedMessage: SwiftProtobuf.Message, SwiftP
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2454,7 +2454,7 @@ nonisolated extension TransitRealtime_FeedMessage: SwiftProtobuf.Message, SwiftP
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2469,7 +2469,7 @@ nonisolated extension TransitRealtime_FeedMessage: SwiftProtobuf.Message, SwiftP
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_FeedMessage, rhs: TransitRealtime_FeedMessage) -> Bool {
+  public static func ==(lhs: TransitRealtime_FeedMessage, rhs: TransitRealtime_FeedMessage) -> Bool {
     if lhs._header != rhs._header {return false}
     if lhs.entity != rhs.entity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -2479,8 +2479,8 @@ nonisolated extension TransitRealtime_FeedMessage: SwiftProtobuf.Message, SwiftP
 }
 
 nonisolated extension TransitRealtime_FeedHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".FeedHeader"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}gtfs_realtime_version\0\u{1}incrementality\0\u{1}timestamp\0\u{3}feed_version\0")
+  public static let protoMessageName: String = _protobuf_package + ".FeedHeader"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}gtfs_realtime_version\0\u{1}incrementality\0\u{1}timestamp\0\u{3}feed_version\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -2488,7 +2488,7 @@ nonisolated extension TransitRealtime_FeedHeader: SwiftProtobuf.Message, SwiftPr
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2505,7 +2505,7 @@ nonisolated extension TransitRealtime_FeedHeader: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2526,7 +2526,7 @@ nonisolated extension TransitRealtime_FeedHeader: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_FeedHeader, rhs: TransitRealtime_FeedHeader) -> Bool {
+  public static func ==(lhs: TransitRealtime_FeedHeader, rhs: TransitRealtime_FeedHeader) -> Bool {
     if lhs._gtfsRealtimeVersion != rhs._gtfsRealtimeVersion {return false}
     if lhs._incrementality != rhs._incrementality {return false}
     if lhs._timestamp != rhs._timestamp {return false}
@@ -2538,12 +2538,12 @@ nonisolated extension TransitRealtime_FeedHeader: SwiftProtobuf.Message, SwiftPr
 }
 
 nonisolated extension TransitRealtime_FeedHeader.Incrementality: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FULL_DATASET\0\u{1}DIFFERENTIAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FULL_DATASET\0\u{1}DIFFERENTIAL\0")
 }
 
 nonisolated extension TransitRealtime_FeedEntity: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".FeedEntity"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}is_deleted\0\u{3}trip_update\0\u{1}vehicle\0\u{1}alert\0\u{1}shape\0\u{1}stop\0\u{3}trip_modifications\0")
+  public static let protoMessageName: String = _protobuf_package + ".FeedEntity"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}is_deleted\0\u{3}trip_update\0\u{1}vehicle\0\u{1}alert\0\u{1}shape\0\u{1}stop\0\u{3}trip_modifications\0")
 
   fileprivate class _StorageClass {
     var _id: String? = nil
@@ -2596,7 +2596,7 @@ nonisolated extension TransitRealtime_FeedEntity: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     _ = _uniqueStorage()
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2620,7 +2620,7 @@ nonisolated extension TransitRealtime_FeedEntity: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every if/case branch local when no optimizations
@@ -2655,7 +2655,7 @@ nonisolated extension TransitRealtime_FeedEntity: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_FeedEntity, rhs: TransitRealtime_FeedEntity) -> Bool {
+  public static func ==(lhs: TransitRealtime_FeedEntity, rhs: TransitRealtime_FeedEntity) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
@@ -2679,8 +2679,8 @@ nonisolated extension TransitRealtime_FeedEntity: SwiftProtobuf.Message, SwiftPr
 }
 
 nonisolated extension TransitRealtime_TripUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".TripUpdate"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}trip\0\u{3}stop_time_update\0\u{1}vehicle\0\u{1}timestamp\0\u{1}delay\0\u{3}trip_properties\0")
+  public static let protoMessageName: String = _protobuf_package + ".TripUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}trip\0\u{3}stop_time_update\0\u{1}vehicle\0\u{1}timestamp\0\u{1}delay\0\u{3}trip_properties\0")
 
   fileprivate class _StorageClass {
     var _trip: TransitRealtime_TripDescriptor? = nil
@@ -2727,7 +2727,7 @@ nonisolated extension TransitRealtime_TripUpdate: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     _ = _uniqueStorage()
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2749,7 +2749,7 @@ nonisolated extension TransitRealtime_TripUpdate: SwiftProtobuf.Message, SwiftPr
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every if/case branch local when no optimizations
@@ -2778,7 +2778,7 @@ nonisolated extension TransitRealtime_TripUpdate: SwiftProtobuf.Message, SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripUpdate, rhs: TransitRealtime_TripUpdate) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripUpdate, rhs: TransitRealtime_TripUpdate) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
@@ -2800,15 +2800,15 @@ nonisolated extension TransitRealtime_TripUpdate: SwiftProtobuf.Message, SwiftPr
 }
 
 nonisolated extension TransitRealtime_TripUpdate.StopTimeEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripUpdate.protoMessageName + ".StopTimeEvent"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delay\0\u{1}time\0\u{1}uncertainty\0\u{3}scheduled_time\0")
+  public static let protoMessageName: String = TransitRealtime_TripUpdate.protoMessageName + ".StopTimeEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delay\0\u{1}time\0\u{1}uncertainty\0\u{3}scheduled_time\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2825,7 +2825,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeEvent: SwiftProtobuf.Me
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2846,7 +2846,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeEvent: SwiftProtobuf.Me
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripUpdate.StopTimeEvent, rhs: TransitRealtime_TripUpdate.StopTimeEvent) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripUpdate.StopTimeEvent, rhs: TransitRealtime_TripUpdate.StopTimeEvent) -> Bool {
     if lhs._delay != rhs._delay {return false}
     if lhs._time != rhs._time {return false}
     if lhs._uncertainty != rhs._uncertainty {return false}
@@ -2858,8 +2858,8 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeEvent: SwiftProtobuf.Me
 }
 
 nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripUpdate.protoMessageName + ".StopTimeUpdate"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stop_sequence\0\u{1}arrival\0\u{1}departure\0\u{3}stop_id\0\u{3}schedule_relationship\0\u{3}stop_time_properties\0\u{3}departure_occupancy_status\0")
+  public static let protoMessageName: String = TransitRealtime_TripUpdate.protoMessageName + ".StopTimeUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stop_sequence\0\u{1}arrival\0\u{1}departure\0\u{3}stop_id\0\u{3}schedule_relationship\0\u{3}stop_time_properties\0\u{3}departure_occupancy_status\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -2869,7 +2869,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate: SwiftProtobuf.M
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2889,7 +2889,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate: SwiftProtobuf.M
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2919,7 +2919,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate: SwiftProtobuf.M
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripUpdate.StopTimeUpdate, rhs: TransitRealtime_TripUpdate.StopTimeUpdate) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripUpdate.StopTimeUpdate, rhs: TransitRealtime_TripUpdate.StopTimeUpdate) -> Bool {
     if lhs._stopSequence != rhs._stopSequence {return false}
     if lhs._stopID != rhs._stopID {return false}
     if lhs._arrival != rhs._arrival {return false}
@@ -2934,19 +2934,19 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate: SwiftProtobuf.M
 }
 
 nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate.ScheduleRelationship: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SCHEDULED\0\u{1}SKIPPED\0\u{1}NO_DATA\0\u{1}UNSCHEDULED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SCHEDULED\0\u{1}SKIPPED\0\u{1}NO_DATA\0\u{1}UNSCHEDULED\0")
 }
 
 nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripUpdate.StopTimeUpdate.protoMessageName + ".StopTimeProperties"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}assigned_stop_id\0\u{3}stop_headsign\0\u{3}pickup_type\0\u{3}drop_off_type\0")
+  public static let protoMessageName: String = TransitRealtime_TripUpdate.StopTimeUpdate.protoMessageName + ".StopTimeProperties"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}assigned_stop_id\0\u{3}stop_headsign\0\u{3}pickup_type\0\u{3}drop_off_type\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -2963,7 +2963,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperti
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -2984,7 +2984,7 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperti
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties, rhs: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties, rhs: TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties) -> Bool {
     if lhs._assignedStopID != rhs._assignedStopID {return false}
     if lhs._stopHeadsign != rhs._stopHeadsign {return false}
     if lhs._pickupType != rhs._pickupType {return false}
@@ -2996,19 +2996,19 @@ nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperti
 }
 
 nonisolated extension TransitRealtime_TripUpdate.StopTimeUpdate.StopTimeProperties.DropOffPickupType: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REGULAR\0\u{1}NONE\0\u{1}PHONE_AGENCY\0\u{1}COORDINATE_WITH_DRIVER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REGULAR\0\u{1}NONE\0\u{1}PHONE_AGENCY\0\u{1}COORDINATE_WITH_DRIVER\0")
 }
 
 nonisolated extension TransitRealtime_TripUpdate.TripProperties: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripUpdate.protoMessageName + ".TripProperties"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trip_id\0\u{3}start_date\0\u{3}start_time\0\u{3}shape_id\0\u{3}trip_headsign\0\u{3}trip_short_name\0")
+  public static let protoMessageName: String = TransitRealtime_TripUpdate.protoMessageName + ".TripProperties"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trip_id\0\u{3}start_date\0\u{3}start_time\0\u{3}shape_id\0\u{3}trip_headsign\0\u{3}trip_short_name\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3027,7 +3027,7 @@ nonisolated extension TransitRealtime_TripUpdate.TripProperties: SwiftProtobuf.M
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3054,7 +3054,7 @@ nonisolated extension TransitRealtime_TripUpdate.TripProperties: SwiftProtobuf.M
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripUpdate.TripProperties, rhs: TransitRealtime_TripUpdate.TripProperties) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripUpdate.TripProperties, rhs: TransitRealtime_TripUpdate.TripProperties) -> Bool {
     if lhs._tripID != rhs._tripID {return false}
     if lhs._startDate != rhs._startDate {return false}
     if lhs._startTime != rhs._startTime {return false}
@@ -3068,8 +3068,8 @@ nonisolated extension TransitRealtime_TripUpdate.TripProperties: SwiftProtobuf.M
 }
 
 nonisolated extension TransitRealtime_VehiclePosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".VehiclePosition"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}trip\0\u{1}position\0\u{3}current_stop_sequence\0\u{3}current_status\0\u{1}timestamp\0\u{3}congestion_level\0\u{3}stop_id\0\u{1}vehicle\0\u{3}occupancy_status\0\u{3}occupancy_percentage\0\u{3}multi_carriage_details\0")
+  public static let protoMessageName: String = _protobuf_package + ".VehiclePosition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}trip\0\u{1}position\0\u{3}current_stop_sequence\0\u{3}current_status\0\u{1}timestamp\0\u{3}congestion_level\0\u{3}stop_id\0\u{1}vehicle\0\u{3}occupancy_status\0\u{3}occupancy_percentage\0\u{3}multi_carriage_details\0")
 
   fileprivate class _StorageClass {
     var _trip: TransitRealtime_TripDescriptor? = nil
@@ -3125,7 +3125,7 @@ nonisolated extension TransitRealtime_VehiclePosition: SwiftProtobuf.Message, Sw
     }
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     _ = _uniqueStorage()
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3152,7 +3152,7 @@ nonisolated extension TransitRealtime_VehiclePosition: SwiftProtobuf.Message, Sw
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every if/case branch local when no optimizations
@@ -3196,7 +3196,7 @@ nonisolated extension TransitRealtime_VehiclePosition: SwiftProtobuf.Message, Sw
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_VehiclePosition, rhs: TransitRealtime_VehiclePosition) -> Bool {
+  public static func ==(lhs: TransitRealtime_VehiclePosition, rhs: TransitRealtime_VehiclePosition) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
@@ -3223,27 +3223,27 @@ nonisolated extension TransitRealtime_VehiclePosition: SwiftProtobuf.Message, Sw
 }
 
 nonisolated extension TransitRealtime_VehiclePosition.VehicleStopStatus: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INCOMING_AT\0\u{1}STOPPED_AT\0\u{1}IN_TRANSIT_TO\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INCOMING_AT\0\u{1}STOPPED_AT\0\u{1}IN_TRANSIT_TO\0")
 }
 
 nonisolated extension TransitRealtime_VehiclePosition.CongestionLevel: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN_CONGESTION_LEVEL\0\u{1}RUNNING_SMOOTHLY\0\u{1}STOP_AND_GO\0\u{1}CONGESTION\0\u{1}SEVERE_CONGESTION\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN_CONGESTION_LEVEL\0\u{1}RUNNING_SMOOTHLY\0\u{1}STOP_AND_GO\0\u{1}CONGESTION\0\u{1}SEVERE_CONGESTION\0")
 }
 
 nonisolated extension TransitRealtime_VehiclePosition.OccupancyStatus: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EMPTY\0\u{1}MANY_SEATS_AVAILABLE\0\u{1}FEW_SEATS_AVAILABLE\0\u{1}STANDING_ROOM_ONLY\0\u{1}CRUSHED_STANDING_ROOM_ONLY\0\u{1}FULL\0\u{1}NOT_ACCEPTING_PASSENGERS\0\u{1}NO_DATA_AVAILABLE\0\u{1}NOT_BOARDABLE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EMPTY\0\u{1}MANY_SEATS_AVAILABLE\0\u{1}FEW_SEATS_AVAILABLE\0\u{1}STANDING_ROOM_ONLY\0\u{1}CRUSHED_STANDING_ROOM_ONLY\0\u{1}FULL\0\u{1}NOT_ACCEPTING_PASSENGERS\0\u{1}NO_DATA_AVAILABLE\0\u{1}NOT_BOARDABLE\0")
 }
 
 nonisolated extension TransitRealtime_VehiclePosition.CarriageDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_VehiclePosition.protoMessageName + ".CarriageDetails"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{3}occupancy_status\0\u{3}occupancy_percentage\0\u{3}carriage_sequence\0")
+  public static let protoMessageName: String = TransitRealtime_VehiclePosition.protoMessageName + ".CarriageDetails"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{3}occupancy_status\0\u{3}occupancy_percentage\0\u{3}carriage_sequence\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3261,7 +3261,7 @@ nonisolated extension TransitRealtime_VehiclePosition.CarriageDetails: SwiftProt
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3285,7 +3285,7 @@ nonisolated extension TransitRealtime_VehiclePosition.CarriageDetails: SwiftProt
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_VehiclePosition.CarriageDetails, rhs: TransitRealtime_VehiclePosition.CarriageDetails) -> Bool {
+  public static func ==(lhs: TransitRealtime_VehiclePosition.CarriageDetails, rhs: TransitRealtime_VehiclePosition.CarriageDetails) -> Bool {
     if lhs._id != rhs._id {return false}
     if lhs._label != rhs._label {return false}
     if lhs._occupancyStatus != rhs._occupancyStatus {return false}
@@ -3298,8 +3298,8 @@ nonisolated extension TransitRealtime_VehiclePosition.CarriageDetails: SwiftProt
 }
 
 nonisolated extension TransitRealtime_Alert: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Alert"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}active_period\0\u{4}\u{4}informed_entity\0\u{1}cause\0\u{1}effect\0\u{1}url\0\u{4}\u{2}header_text\0\u{3}description_text\0\u{3}tts_header_text\0\u{3}tts_description_text\0\u{3}severity_level\0\u{1}image\0\u{3}image_alternative_text\0\u{3}cause_detail\0\u{3}effect_detail\0")
+  public static let protoMessageName: String = _protobuf_package + ".Alert"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}active_period\0\u{4}\u{4}informed_entity\0\u{1}cause\0\u{1}effect\0\u{1}url\0\u{4}\u{2}header_text\0\u{3}description_text\0\u{3}tts_header_text\0\u{3}tts_description_text\0\u{3}severity_level\0\u{1}image\0\u{3}image_alternative_text\0\u{3}cause_detail\0\u{3}effect_detail\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3317,7 +3317,7 @@ nonisolated extension TransitRealtime_Alert: SwiftProtobuf.Message, SwiftProtobu
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3344,7 +3344,7 @@ nonisolated extension TransitRealtime_Alert: SwiftProtobuf.Message, SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3395,7 +3395,7 @@ nonisolated extension TransitRealtime_Alert: SwiftProtobuf.Message, SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_Alert, rhs: TransitRealtime_Alert) -> Bool {
+  public static func ==(lhs: TransitRealtime_Alert, rhs: TransitRealtime_Alert) -> Bool {
     if lhs.activePeriod != rhs.activePeriod {return false}
     if lhs.informedEntity != rhs.informedEntity {return false}
     if lhs._cause != rhs._cause {return false}
@@ -3417,27 +3417,27 @@ nonisolated extension TransitRealtime_Alert: SwiftProtobuf.Message, SwiftProtobu
 }
 
 nonisolated extension TransitRealtime_Alert.Cause: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}UNKNOWN_CAUSE\0\u{1}OTHER_CAUSE\0\u{1}TECHNICAL_PROBLEM\0\u{1}STRIKE\0\u{1}DEMONSTRATION\0\u{1}ACCIDENT\0\u{1}HOLIDAY\0\u{1}WEATHER\0\u{1}MAINTENANCE\0\u{1}CONSTRUCTION\0\u{1}POLICE_ACTIVITY\0\u{1}MEDICAL_EMERGENCY\0\u{1}SPECIAL_EVENT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}UNKNOWN_CAUSE\0\u{1}OTHER_CAUSE\0\u{1}TECHNICAL_PROBLEM\0\u{1}STRIKE\0\u{1}DEMONSTRATION\0\u{1}ACCIDENT\0\u{1}HOLIDAY\0\u{1}WEATHER\0\u{1}MAINTENANCE\0\u{1}CONSTRUCTION\0\u{1}POLICE_ACTIVITY\0\u{1}MEDICAL_EMERGENCY\0\u{1}SPECIAL_EVENT\0")
 }
 
 nonisolated extension TransitRealtime_Alert.Effect: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}NO_SERVICE\0\u{1}REDUCED_SERVICE\0\u{1}SIGNIFICANT_DELAYS\0\u{1}DETOUR\0\u{1}ADDITIONAL_SERVICE\0\u{1}MODIFIED_SERVICE\0\u{1}OTHER_EFFECT\0\u{1}UNKNOWN_EFFECT\0\u{1}STOP_MOVED\0\u{1}NO_EFFECT\0\u{1}ACCESSIBILITY_ISSUE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}NO_SERVICE\0\u{1}REDUCED_SERVICE\0\u{1}SIGNIFICANT_DELAYS\0\u{1}DETOUR\0\u{1}ADDITIONAL_SERVICE\0\u{1}MODIFIED_SERVICE\0\u{1}OTHER_EFFECT\0\u{1}UNKNOWN_EFFECT\0\u{1}STOP_MOVED\0\u{1}NO_EFFECT\0\u{1}ACCESSIBILITY_ISSUE\0")
 }
 
 nonisolated extension TransitRealtime_Alert.SeverityLevel: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}UNKNOWN_SEVERITY\0\u{1}INFO\0\u{1}WARNING\0\u{1}SEVERE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}UNKNOWN_SEVERITY\0\u{1}INFO\0\u{1}WARNING\0\u{1}SEVERE\0")
 }
 
 nonisolated extension TransitRealtime_TimeRange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".TimeRange"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}start\0\u{1}end\0")
+  public static let protoMessageName: String = _protobuf_package + ".TimeRange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}start\0\u{1}end\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3452,7 +3452,7 @@ nonisolated extension TransitRealtime_TimeRange: SwiftProtobuf.Message, SwiftPro
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3467,7 +3467,7 @@ nonisolated extension TransitRealtime_TimeRange: SwiftProtobuf.Message, SwiftPro
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TimeRange, rhs: TransitRealtime_TimeRange) -> Bool {
+  public static func ==(lhs: TransitRealtime_TimeRange, rhs: TransitRealtime_TimeRange) -> Bool {
     if lhs._start != rhs._start {return false}
     if lhs._end != rhs._end {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -3477,8 +3477,8 @@ nonisolated extension TransitRealtime_TimeRange: SwiftProtobuf.Message, SwiftPro
 }
 
 nonisolated extension TransitRealtime_Position: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Position"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}latitude\0\u{1}longitude\0\u{1}bearing\0\u{1}odometer\0\u{1}speed\0")
+  public static let protoMessageName: String = _protobuf_package + ".Position"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}latitude\0\u{1}longitude\0\u{1}bearing\0\u{1}odometer\0\u{1}speed\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3487,7 +3487,7 @@ nonisolated extension TransitRealtime_Position: SwiftProtobuf.Message, SwiftProt
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3505,7 +3505,7 @@ nonisolated extension TransitRealtime_Position: SwiftProtobuf.Message, SwiftProt
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3529,7 +3529,7 @@ nonisolated extension TransitRealtime_Position: SwiftProtobuf.Message, SwiftProt
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_Position, rhs: TransitRealtime_Position) -> Bool {
+  public static func ==(lhs: TransitRealtime_Position, rhs: TransitRealtime_Position) -> Bool {
     if lhs._latitude != rhs._latitude {return false}
     if lhs._longitude != rhs._longitude {return false}
     if lhs._bearing != rhs._bearing {return false}
@@ -3542,8 +3542,8 @@ nonisolated extension TransitRealtime_Position: SwiftProtobuf.Message, SwiftProt
 }
 
 nonisolated extension TransitRealtime_TripDescriptor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".TripDescriptor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trip_id\0\u{3}start_time\0\u{3}start_date\0\u{3}schedule_relationship\0\u{3}route_id\0\u{3}direction_id\0\u{3}modified_trip\0")
+  public static let protoMessageName: String = _protobuf_package + ".TripDescriptor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trip_id\0\u{3}start_time\0\u{3}start_date\0\u{3}schedule_relationship\0\u{3}route_id\0\u{3}direction_id\0\u{3}modified_trip\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3551,7 +3551,7 @@ nonisolated extension TransitRealtime_TripDescriptor: SwiftProtobuf.Message, Swi
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3571,7 +3571,7 @@ nonisolated extension TransitRealtime_TripDescriptor: SwiftProtobuf.Message, Swi
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3601,7 +3601,7 @@ nonisolated extension TransitRealtime_TripDescriptor: SwiftProtobuf.Message, Swi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripDescriptor, rhs: TransitRealtime_TripDescriptor) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripDescriptor, rhs: TransitRealtime_TripDescriptor) -> Bool {
     if lhs._tripID != rhs._tripID {return false}
     if lhs._routeID != rhs._routeID {return false}
     if lhs._directionID != rhs._directionID {return false}
@@ -3616,19 +3616,19 @@ nonisolated extension TransitRealtime_TripDescriptor: SwiftProtobuf.Message, Swi
 }
 
 nonisolated extension TransitRealtime_TripDescriptor.ScheduleRelationship: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SCHEDULED\0\u{1}ADDED\0\u{1}UNSCHEDULED\0\u{1}CANCELED\0\u{2}\u{2}REPLACEMENT\0\u{1}DUPLICATED\0\u{1}DELETED\0\u{1}NEW\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SCHEDULED\0\u{1}ADDED\0\u{1}UNSCHEDULED\0\u{1}CANCELED\0\u{2}\u{2}REPLACEMENT\0\u{1}DUPLICATED\0\u{1}DELETED\0\u{1}NEW\0")
 }
 
 nonisolated extension TransitRealtime_TripDescriptor.ModifiedTripSelector: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripDescriptor.protoMessageName + ".ModifiedTripSelector"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}modifications_id\0\u{3}affected_trip_id\0\u{3}start_time\0\u{3}start_date\0")
+  public static let protoMessageName: String = TransitRealtime_TripDescriptor.protoMessageName + ".ModifiedTripSelector"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}modifications_id\0\u{3}affected_trip_id\0\u{3}start_time\0\u{3}start_date\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3645,7 +3645,7 @@ nonisolated extension TransitRealtime_TripDescriptor.ModifiedTripSelector: Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3666,7 +3666,7 @@ nonisolated extension TransitRealtime_TripDescriptor.ModifiedTripSelector: Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripDescriptor.ModifiedTripSelector, rhs: TransitRealtime_TripDescriptor.ModifiedTripSelector) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripDescriptor.ModifiedTripSelector, rhs: TransitRealtime_TripDescriptor.ModifiedTripSelector) -> Bool {
     if lhs._modificationsID != rhs._modificationsID {return false}
     if lhs._affectedTripID != rhs._affectedTripID {return false}
     if lhs._startTime != rhs._startTime {return false}
@@ -3678,15 +3678,15 @@ nonisolated extension TransitRealtime_TripDescriptor.ModifiedTripSelector: Swift
 }
 
 nonisolated extension TransitRealtime_VehicleDescriptor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".VehicleDescriptor"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{3}license_plate\0\u{3}wheelchair_accessible\0")
+  public static let protoMessageName: String = _protobuf_package + ".VehicleDescriptor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{3}license_plate\0\u{3}wheelchair_accessible\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3703,7 +3703,7 @@ nonisolated extension TransitRealtime_VehicleDescriptor: SwiftProtobuf.Message, 
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3724,7 +3724,7 @@ nonisolated extension TransitRealtime_VehicleDescriptor: SwiftProtobuf.Message, 
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_VehicleDescriptor, rhs: TransitRealtime_VehicleDescriptor) -> Bool {
+  public static func ==(lhs: TransitRealtime_VehicleDescriptor, rhs: TransitRealtime_VehicleDescriptor) -> Bool {
     if lhs._id != rhs._id {return false}
     if lhs._label != rhs._label {return false}
     if lhs._licensePlate != rhs._licensePlate {return false}
@@ -3736,12 +3736,12 @@ nonisolated extension TransitRealtime_VehicleDescriptor: SwiftProtobuf.Message, 
 }
 
 nonisolated extension TransitRealtime_VehicleDescriptor.WheelchairAccessible: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NO_VALUE\0\u{1}UNKNOWN\0\u{1}WHEELCHAIR_ACCESSIBLE\0\u{1}WHEELCHAIR_INACCESSIBLE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NO_VALUE\0\u{1}UNKNOWN\0\u{1}WHEELCHAIR_ACCESSIBLE\0\u{1}WHEELCHAIR_INACCESSIBLE\0")
 }
 
 nonisolated extension TransitRealtime_EntitySelector: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".EntitySelector"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agency_id\0\u{3}route_id\0\u{3}route_type\0\u{1}trip\0\u{3}stop_id\0\u{3}direction_id\0")
+  public static let protoMessageName: String = _protobuf_package + ".EntitySelector"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agency_id\0\u{3}route_id\0\u{3}route_type\0\u{1}trip\0\u{3}stop_id\0\u{3}direction_id\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3749,7 +3749,7 @@ nonisolated extension TransitRealtime_EntitySelector: SwiftProtobuf.Message, Swi
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3768,7 +3768,7 @@ nonisolated extension TransitRealtime_EntitySelector: SwiftProtobuf.Message, Swi
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3795,7 +3795,7 @@ nonisolated extension TransitRealtime_EntitySelector: SwiftProtobuf.Message, Swi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_EntitySelector, rhs: TransitRealtime_EntitySelector) -> Bool {
+  public static func ==(lhs: TransitRealtime_EntitySelector, rhs: TransitRealtime_EntitySelector) -> Bool {
     if lhs._agencyID != rhs._agencyID {return false}
     if lhs._routeID != rhs._routeID {return false}
     if lhs._routeType != rhs._routeType {return false}
@@ -3809,8 +3809,8 @@ nonisolated extension TransitRealtime_EntitySelector: SwiftProtobuf.Message, Swi
 }
 
 nonisolated extension TransitRealtime_TranslatedString: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".TranslatedString"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}translation\0")
+  public static let protoMessageName: String = _protobuf_package + ".TranslatedString"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}translation\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3818,7 +3818,7 @@ nonisolated extension TransitRealtime_TranslatedString: SwiftProtobuf.Message, S
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3832,7 +3832,7 @@ nonisolated extension TransitRealtime_TranslatedString: SwiftProtobuf.Message, S
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.translation.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.translation, fieldNumber: 1)
     }
@@ -3840,7 +3840,7 @@ nonisolated extension TransitRealtime_TranslatedString: SwiftProtobuf.Message, S
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TranslatedString, rhs: TransitRealtime_TranslatedString) -> Bool {
+  public static func ==(lhs: TransitRealtime_TranslatedString, rhs: TransitRealtime_TranslatedString) -> Bool {
     if lhs.translation != rhs.translation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     if lhs._protobuf_extensionFieldValues != rhs._protobuf_extensionFieldValues {return false}
@@ -3849,8 +3849,8 @@ nonisolated extension TransitRealtime_TranslatedString: SwiftProtobuf.Message, S
 }
 
 nonisolated extension TransitRealtime_TranslatedString.Translation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TranslatedString.protoMessageName + ".Translation"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{1}language\0")
+  public static let protoMessageName: String = TransitRealtime_TranslatedString.protoMessageName + ".Translation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{1}language\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3858,7 +3858,7 @@ nonisolated extension TransitRealtime_TranslatedString.Translation: SwiftProtobu
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3873,7 +3873,7 @@ nonisolated extension TransitRealtime_TranslatedString.Translation: SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3888,7 +3888,7 @@ nonisolated extension TransitRealtime_TranslatedString.Translation: SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TranslatedString.Translation, rhs: TransitRealtime_TranslatedString.Translation) -> Bool {
+  public static func ==(lhs: TransitRealtime_TranslatedString.Translation, rhs: TransitRealtime_TranslatedString.Translation) -> Bool {
     if lhs._text != rhs._text {return false}
     if lhs._language != rhs._language {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -3898,8 +3898,8 @@ nonisolated extension TransitRealtime_TranslatedString.Translation: SwiftProtobu
 }
 
 nonisolated extension TransitRealtime_TranslatedImage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".TranslatedImage"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}localized_image\0")
+  public static let protoMessageName: String = _protobuf_package + ".TranslatedImage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}localized_image\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3907,7 +3907,7 @@ nonisolated extension TransitRealtime_TranslatedImage: SwiftProtobuf.Message, Sw
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3921,7 +3921,7 @@ nonisolated extension TransitRealtime_TranslatedImage: SwiftProtobuf.Message, Sw
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.localizedImage.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.localizedImage, fieldNumber: 1)
     }
@@ -3929,7 +3929,7 @@ nonisolated extension TransitRealtime_TranslatedImage: SwiftProtobuf.Message, Sw
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TranslatedImage, rhs: TransitRealtime_TranslatedImage) -> Bool {
+  public static func ==(lhs: TransitRealtime_TranslatedImage, rhs: TransitRealtime_TranslatedImage) -> Bool {
     if lhs.localizedImage != rhs.localizedImage {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     if lhs._protobuf_extensionFieldValues != rhs._protobuf_extensionFieldValues {return false}
@@ -3938,8 +3938,8 @@ nonisolated extension TransitRealtime_TranslatedImage: SwiftProtobuf.Message, Sw
 }
 
 nonisolated extension TransitRealtime_TranslatedImage.LocalizedImage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TranslatedImage.protoMessageName + ".LocalizedImage"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{3}media_type\0\u{1}language\0")
+  public static let protoMessageName: String = TransitRealtime_TranslatedImage.protoMessageName + ".LocalizedImage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{3}media_type\0\u{1}language\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -3948,7 +3948,7 @@ nonisolated extension TransitRealtime_TranslatedImage.LocalizedImage: SwiftProto
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -3964,7 +3964,7 @@ nonisolated extension TransitRealtime_TranslatedImage.LocalizedImage: SwiftProto
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -3982,7 +3982,7 @@ nonisolated extension TransitRealtime_TranslatedImage.LocalizedImage: SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TranslatedImage.LocalizedImage, rhs: TransitRealtime_TranslatedImage.LocalizedImage) -> Bool {
+  public static func ==(lhs: TransitRealtime_TranslatedImage.LocalizedImage, rhs: TransitRealtime_TranslatedImage.LocalizedImage) -> Bool {
     if lhs._url != rhs._url {return false}
     if lhs._mediaType != rhs._mediaType {return false}
     if lhs._language != rhs._language {return false}
@@ -3993,15 +3993,15 @@ nonisolated extension TransitRealtime_TranslatedImage.LocalizedImage: SwiftProto
 }
 
 nonisolated extension TransitRealtime_Shape: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Shape"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shape_id\0\u{3}encoded_polyline\0")
+  public static let protoMessageName: String = _protobuf_package + ".Shape"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shape_id\0\u{3}encoded_polyline\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4016,7 +4016,7 @@ nonisolated extension TransitRealtime_Shape: SwiftProtobuf.Message, SwiftProtobu
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -4031,7 +4031,7 @@ nonisolated extension TransitRealtime_Shape: SwiftProtobuf.Message, SwiftProtobu
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_Shape, rhs: TransitRealtime_Shape) -> Bool {
+  public static func ==(lhs: TransitRealtime_Shape, rhs: TransitRealtime_Shape) -> Bool {
     if lhs._shapeID != rhs._shapeID {return false}
     if lhs._encodedPolyline != rhs._encodedPolyline {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -4041,8 +4041,8 @@ nonisolated extension TransitRealtime_Shape: SwiftProtobuf.Message, SwiftProtobu
 }
 
 nonisolated extension TransitRealtime_Stop: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Stop"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stop_id\0\u{3}stop_code\0\u{3}stop_name\0\u{3}tts_stop_name\0\u{3}stop_desc\0\u{3}stop_lat\0\u{3}stop_lon\0\u{3}zone_id\0\u{3}stop_url\0\u{4}\u{2}parent_station\0\u{3}stop_timezone\0\u{3}wheelchair_boarding\0\u{3}level_id\0\u{3}platform_code\0")
+  public static let protoMessageName: String = _protobuf_package + ".Stop"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stop_id\0\u{3}stop_code\0\u{3}stop_name\0\u{3}tts_stop_name\0\u{3}stop_desc\0\u{3}stop_lat\0\u{3}stop_lon\0\u{3}zone_id\0\u{3}stop_url\0\u{4}\u{2}parent_station\0\u{3}stop_timezone\0\u{3}wheelchair_boarding\0\u{3}level_id\0\u{3}platform_code\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -4055,7 +4055,7 @@ nonisolated extension TransitRealtime_Stop: SwiftProtobuf.Message, SwiftProtobuf
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4082,7 +4082,7 @@ nonisolated extension TransitRealtime_Stop: SwiftProtobuf.Message, SwiftProtobuf
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -4133,7 +4133,7 @@ nonisolated extension TransitRealtime_Stop: SwiftProtobuf.Message, SwiftProtobuf
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_Stop, rhs: TransitRealtime_Stop) -> Bool {
+  public static func ==(lhs: TransitRealtime_Stop, rhs: TransitRealtime_Stop) -> Bool {
     if lhs._stopID != rhs._stopID {return false}
     if lhs._stopCode != rhs._stopCode {return false}
     if lhs._stopName != rhs._stopName {return false}
@@ -4155,12 +4155,12 @@ nonisolated extension TransitRealtime_Stop: SwiftProtobuf.Message, SwiftProtobuf
 }
 
 nonisolated extension TransitRealtime_Stop.WheelchairBoarding: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN\0\u{1}AVAILABLE\0\u{1}NOT_AVAILABLE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN\0\u{1}AVAILABLE\0\u{1}NOT_AVAILABLE\0")
 }
 
 nonisolated extension TransitRealtime_TripModifications: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".TripModifications"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}selected_trips\0\u{3}start_times\0\u{3}service_dates\0\u{1}modifications\0")
+  public static let protoMessageName: String = _protobuf_package + ".TripModifications"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}selected_trips\0\u{3}start_times\0\u{3}service_dates\0\u{1}modifications\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -4169,7 +4169,7 @@ nonisolated extension TransitRealtime_TripModifications: SwiftProtobuf.Message, 
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4186,7 +4186,7 @@ nonisolated extension TransitRealtime_TripModifications: SwiftProtobuf.Message, 
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.selectedTrips.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.selectedTrips, fieldNumber: 1)
     }
@@ -4203,7 +4203,7 @@ nonisolated extension TransitRealtime_TripModifications: SwiftProtobuf.Message, 
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripModifications, rhs: TransitRealtime_TripModifications) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripModifications, rhs: TransitRealtime_TripModifications) -> Bool {
     if lhs.selectedTrips != rhs.selectedTrips {return false}
     if lhs.startTimes != rhs.startTimes {return false}
     if lhs.serviceDates != rhs.serviceDates {return false}
@@ -4215,8 +4215,8 @@ nonisolated extension TransitRealtime_TripModifications: SwiftProtobuf.Message, 
 }
 
 nonisolated extension TransitRealtime_TripModifications.Modification: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripModifications.protoMessageName + ".Modification"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}start_stop_selector\0\u{3}end_stop_selector\0\u{3}propagated_modification_delay\0\u{3}replacement_stops\0\u{3}service_alert_id\0\u{3}last_modified_time\0")
+  public static let protoMessageName: String = TransitRealtime_TripModifications.protoMessageName + ".Modification"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}start_stop_selector\0\u{3}end_stop_selector\0\u{3}propagated_modification_delay\0\u{3}replacement_stops\0\u{3}service_alert_id\0\u{3}last_modified_time\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
@@ -4226,7 +4226,7 @@ nonisolated extension TransitRealtime_TripModifications.Modification: SwiftProto
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4245,7 +4245,7 @@ nonisolated extension TransitRealtime_TripModifications.Modification: SwiftProto
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -4272,7 +4272,7 @@ nonisolated extension TransitRealtime_TripModifications.Modification: SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripModifications.Modification, rhs: TransitRealtime_TripModifications.Modification) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripModifications.Modification, rhs: TransitRealtime_TripModifications.Modification) -> Bool {
     if lhs._startStopSelector != rhs._startStopSelector {return false}
     if lhs._endStopSelector != rhs._endStopSelector {return false}
     if lhs._propagatedModificationDelay != rhs._propagatedModificationDelay {return false}
@@ -4286,15 +4286,15 @@ nonisolated extension TransitRealtime_TripModifications.Modification: SwiftProto
 }
 
 nonisolated extension TransitRealtime_TripModifications.SelectedTrips: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = TransitRealtime_TripModifications.protoMessageName + ".SelectedTrips"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trip_ids\0\u{3}shape_id\0")
+  public static let protoMessageName: String = TransitRealtime_TripModifications.protoMessageName + ".SelectedTrips"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trip_ids\0\u{3}shape_id\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4309,7 +4309,7 @@ nonisolated extension TransitRealtime_TripModifications.SelectedTrips: SwiftProt
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -4324,7 +4324,7 @@ nonisolated extension TransitRealtime_TripModifications.SelectedTrips: SwiftProt
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_TripModifications.SelectedTrips, rhs: TransitRealtime_TripModifications.SelectedTrips) -> Bool {
+  public static func ==(lhs: TransitRealtime_TripModifications.SelectedTrips, rhs: TransitRealtime_TripModifications.SelectedTrips) -> Bool {
     if lhs.tripIds != rhs.tripIds {return false}
     if lhs._shapeID != rhs._shapeID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -4334,15 +4334,15 @@ nonisolated extension TransitRealtime_TripModifications.SelectedTrips: SwiftProt
 }
 
 nonisolated extension TransitRealtime_StopSelector: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".StopSelector"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stop_sequence\0\u{3}stop_id\0")
+  public static let protoMessageName: String = _protobuf_package + ".StopSelector"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stop_sequence\0\u{3}stop_id\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4357,7 +4357,7 @@ nonisolated extension TransitRealtime_StopSelector: SwiftProtobuf.Message, Swift
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -4372,7 +4372,7 @@ nonisolated extension TransitRealtime_StopSelector: SwiftProtobuf.Message, Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_StopSelector, rhs: TransitRealtime_StopSelector) -> Bool {
+  public static func ==(lhs: TransitRealtime_StopSelector, rhs: TransitRealtime_StopSelector) -> Bool {
     if lhs._stopSequence != rhs._stopSequence {return false}
     if lhs._stopID != rhs._stopID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -4382,15 +4382,15 @@ nonisolated extension TransitRealtime_StopSelector: SwiftProtobuf.Message, Swift
 }
 
 nonisolated extension TransitRealtime_ReplacementStop: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".ReplacementStop"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}travel_time_to_stop\0\u{3}stop_id\0")
+  public static let protoMessageName: String = _protobuf_package + ".ReplacementStop"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}travel_time_to_stop\0\u{3}stop_id\0")
 
   public var isInitialized: Bool {
     if !_protobuf_extensionFieldValues.isInitialized {return false}
     return true
   }
 
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -4405,7 +4405,7 @@ nonisolated extension TransitRealtime_ReplacementStop: SwiftProtobuf.Message, Sw
     }
   }
 
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -4420,7 +4420,7 @@ nonisolated extension TransitRealtime_ReplacementStop: SwiftProtobuf.Message, Sw
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: TransitRealtime_ReplacementStop, rhs: TransitRealtime_ReplacementStop) -> Bool {
+  public static func ==(lhs: TransitRealtime_ReplacementStop, rhs: TransitRealtime_ReplacementStop) -> Bool {
     if lhs._travelTimeToStop != rhs._travelTimeToStop {return false}
     if lhs._stopID != rhs._stopID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
