@@ -68,3 +68,16 @@ import ZIPFoundation
         #expect(reliability.shares(now: now) == ["8": 0.75])
     }
 }
+
+@Suite struct GTFSRealtimeAlertTests {
+    @Test func serviceAlertsSample() throws {
+        let feed = try GTFSRealtimeFeed(data: FeedSamples.data("gtfs-rt/alerts.pb"))
+        #expect(feed.alerts.count == 1)
+        let alert = try #require(feed.alerts.first)
+        #expect(alert.header == "Stop at Elm street is closed, temporary stop at Oak street")
+        #expect(alert.routes == ["219", "100"] && alert.stops == ["16230", "16299"])
+        #expect(alert.cause == "construction" && alert.effect == "detour")
+        #expect(alert.start == Timestamp(microseconds: 1_284_457_468_000_000))
+        #expect(feed.tripUpdates == 0 && feed.vehicles.isEmpty)
+    }
+}

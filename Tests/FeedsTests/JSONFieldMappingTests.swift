@@ -24,3 +24,25 @@ import Testing
         #expect(throws: FeedError.self) { try mapping.read(Data(#"{"result":{}}"#.utf8), category: "traffic", fetchedAt: .now()) }
     }
 }
+
+/// The FIWARE Smart Data Models examples (key-value NGSI) read by field paths.
+@Suite struct NGSIExamplesTests {
+    @Test func offStreetParking() throws {
+        let mapping = JSONFieldMapping(id: "id", name: "name", lat: "location.coordinates.1", lon: "location.coordinates.0", time: "occupancyModified",
+                                       values: ["capacity": "totalSpotNumber", "free": "availableSpotNumber", "occupied": "occupiedSpotNumber"])
+        let batch = try mapping.read(FeedSamples.data("ngsi-ld/OffStreetParking/example.json"), category: "parking", fetchedAt: .now())
+        #expect(batch.devices.map(\.id) == ["porto-ParkingLot-23889"])
+        #expect(batch.devices[0].lat == 41.150691773 && batch.devices[0].lon == -8.60961198807)
+        #expect(batch.observations[0].values == ["capacity": .number(414), "free": .number(132), "occupied": .number(282)])
+        #expect(batch.observations[0].time == Timestamp(parsing: "2018-09-21T12:00:00Z"))
+    }
+
+    @Test func trafficFlowObserved() throws {
+        let mapping = JSONFieldMapping(id: "id", lat: "location.coordinates.0.1", lon: "location.coordinates.0.0", time: "dateObservedTo",
+                                       values: ["flow": "intensity", "speed": "averageVehicleSpeed"], metadata: ["road": "address.streetAddress"])
+        let batch = try mapping.read(FeedSamples.data("ngsi-ld/TrafficFlowObserved/example.json"), category: "traffic", fetchedAt: .now())
+        #expect(batch.observations.first?.values == ["flow": .number(197), "speed": .number(52.6)])
+        #expect(batch.devices.first?.metadata == ["road": .string("Avenida de Salamanca")])
+        #expect(batch.devices.first?.lat == 41.6538181849672)
+    }
+}

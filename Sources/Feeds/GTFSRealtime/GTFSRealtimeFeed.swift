@@ -27,7 +27,19 @@ public struct GTFSRealtimeFeed: Sendable {
         public var time: Timestamp?
     }
 
+    /// A service alert: what it says and which routes and stops it concerns.
+    public struct Alert: Sendable, Equatable {
+        public var header: String?
+        public var cause: String
+        public var effect: String
+        public var routes: [String]
+        public var stops: [String]
+        public var start: Timestamp?
+        public var end: Timestamp?
+    }
+
     public var time: Timestamp?
+    public var alerts: [Alert] = []
     public var delays: [StopDelay] = []
     public var vehicles: [Vehicle] = []
     public var tripUpdates = 0
@@ -49,6 +61,7 @@ public struct GTFSRealtimeFeed: Sendable {
         for entity in message.entity {
             if entity.hasTripUpdate { read(entity.tripUpdate, schedule: schedule) }
             if entity.hasVehicle { read(entity.vehicle, entity: entity.id, schedule: schedule) }
+            if entity.hasAlert { read(entity.alert) }
         }
     }
 
@@ -109,6 +122,15 @@ public struct GTFSRealtimeFeed: Sendable {
     private func matches(_ update: (sequence: Int?, stop: String?, delay: Int?), _ call: (sequence: Int32, stop: String)) -> Bool {
         if let sequence = update.sequence { return sequence <= Int(call.sequence) }
         return update.stop == call.stop
+    }
+
+    private mutating func read(_ alert: TransitRealtime_Alert) {
+        func seconds(_ value: UInt64, _ present: Bool) -> Timestamp? { present && value > 0 ? Timestamp(microseconds: Int64(value) * 1_000_000) : nil }
+        let period = alert.activePeriod.first
+        alerts.append(Alert(
+            header: alert.headerText.translation.first?.text, cause: "\(alert.cause)", effect: "\(alert.effect)",
+            routes: alert.informedEntity.filter(\.hasRouteID).map(\.routeID), stops: alert.informedEntity.filter(\.hasStopID).map(\.stopID),
+            start: period.flatMap { seconds($0.start, $0.hasStart) }, end: period.flatMap { seconds($0.end, $0.hasEnd) }))
     }
 
     private mutating func read(_ position: TransitRealtime_VehiclePosition, entity: String, schedule: GTFSSchedule?) {

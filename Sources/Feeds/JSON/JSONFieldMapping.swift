@@ -4,7 +4,7 @@ import Foundation
 /// Reads devices and observations from a plain JSON API by field paths, for municipal sources with
 /// no standard format. Paths are dot-separated member names (`position.lat`); array indexes are numbers.
 public struct JSONFieldMapping: Codable, Sendable, Equatable {
-    /// Where the list of items is; empty or missing for a top-level array.
+    /// Where the list of items is; missing for a top-level array or a single object.
     public var items: String?
     public var id: String
     public var name: String?
@@ -36,8 +36,13 @@ public struct JSONFieldMapping: Codable, Sendable, Equatable {
         } catch {
             throw FeedError("not JSON (\(data.count) bytes)")
         }
-        guard case .array(let items)? = items.map({ Self.lookup($0, in: document) }) ?? document else {
-            throw FeedError("\(items ?? "the document") is not an array of items")
+        let found = items.map { Self.lookup($0, in: document) } ?? document
+        let items: [JSONValue]
+        switch found {
+        case .array(let list)?: items = list
+        // One entity per document (an NGSI-LD entity, say) when no item list is configured.
+        case .object? where self.items == nil: items = [found!]
+        default: throw FeedError("\(self.items ?? "the document") is not an array of items")
         }
         var batch = FeedBatch()
         for item in items {
