@@ -45,4 +45,19 @@ import Testing
         #expect(batch.devices.first?.metadata == ["road": .string("Avenida de Salamanca")])
         #expect(batch.devices.first?.lat == 41.6538181849672)
     }
+
+    @Test func bikeDockAndParkingSpot() throws {
+        let dock = JSONFieldMapping(id: "id", name: "stationName", lat: "location.coordinates.1", lon: "location.coordinates.0", time: "observationDate",
+                                    values: ["vehiclesAvailable": "availableBikeNumber", "docksAvailable": "freeSlotNumber", "status": "status"],
+                                    metadata: ["capacity": "totalSlotNumber"])
+        let docks = try dock.read(FeedSamples.data("ngsi-ld/BikeHireDockingStation/example.json"), category: "bikesharing", fetchedAt: .now())
+        #expect(docks.devices.first?.metadata == ["capacity": .number(100)] && docks.devices.first?.name == "Pune")
+        #expect(docks.observations.first?.values == ["vehiclesAvailable": .number(20), "docksAvailable": .number(10), "status": .string("working")])
+        #expect(docks.observations.first?.time == Timestamp(parsing: "2021-03-11T10:21:02Z"))
+
+        let spot = JSONFieldMapping(id: "id", name: "name", lat: "location.coordinates.1", lon: "location.coordinates.0", values: ["status": "status"])
+        let fetched = Timestamp(parsing: "2026-11-23T10:00:00Z")!
+        let spots = try spot.read(FeedSamples.data("ngsi-ld/ParkingSpot/example.json"), category: "parking_spot", fetchedAt: fetched)
+        #expect(spots.observations.first?.values == ["status": .string("free")] && spots.observations.first?.time == fetched)
+    }
 }
