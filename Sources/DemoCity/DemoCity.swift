@@ -1,3 +1,4 @@
+import CMCCore
 import Foundation
 
 /// The demo city: Cagliari at the scale of the CMC-IoT evaluation — 5 parking areas, 300 bus
@@ -136,7 +137,7 @@ public struct DemoCity: Sendable {
         // Car sharing: 30 areas beside the bus streets, every so many metres of the network.
         let streets = CagliariStreets.lines.flatMap(\.streets)
         let network = streets.reduce(0) { $0 + $1.length }
-        var random = SplitMixRandom(seed: 2019)
+        var random = SplitMix64(seed: 2019)
         var carStations: [Place] = []
         for k in 0..<30 {
             var left = network * (Double(k) + 0.3) / 30
@@ -179,27 +180,5 @@ public struct DemoCity: Sendable {
             left -= street.length
         }
         return line.streets.last!.points.last!
-    }
-}
-
-/// A small seeded generator (SplitMix64), so every build places the same city and every minute
-/// brings the same conditions.
-struct SplitMixRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    /// A generator for one thing at one moment: the same inputs give the same numbers.
-    init(_ key: String, _ bucket: Int64) {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        self.init(seed: hash ^ UInt64(bitPattern: bucket))
     }
 }

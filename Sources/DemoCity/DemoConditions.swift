@@ -31,8 +31,8 @@ public struct DemoConditions: Sendable {
     }
 
     public func parking(_ place: DemoCity.Place, at time: Timestamp) -> (free: Int, occupied: Int) {
-        var random = SplitMixRandom(place.id, Self.bucket(time))
-        let share = min(0.99, max(0.02, 0.15 + 0.8 * Self.busy(time) + (random.unit() - 0.5) * 0.1))
+        var random = SplitMix64(place.id, Self.bucket(time))
+        let share = min(0.99, max(0.02, 0.15 + 0.8 * Self.busy(time) + (random.nextUnit() - 0.5) * 0.1))
         let occupied = Int((Double(place.capacity) * share).rounded())
         return (place.capacity - occupied, occupied)
     }
@@ -46,20 +46,20 @@ public struct DemoConditions: Sendable {
     }
 
     public func traffic(_ loop: DemoCity.Place, at time: Timestamp) -> [LaneMeasurement] {
-        var random = SplitMixRandom(loop.id, Self.bucket(time))
+        var random = SplitMix64(loop.id, Self.bucket(time))
         let busy = Self.busy(time)
         let fast = loop.road.map { $0.hasPrefix("Asse") || $0.hasPrefix("SS") || $0.contains("Poetto") } ?? false
         let limit = fast ? 70.0 : 50.0
         return (0..<max(1, loop.capacity)).map { _ in
-            let flow = Int(((fast ? 1400 : 800) * busy * (0.85 + random.unit() * 0.3)).rounded())
-            let speed = ((limit * (1 - 0.55 * busy * busy) + (random.unit() - 0.5) * 6) * 10).rounded() / 10
-            return LaneMeasurement(flow: flow, speed: max(5, speed), vehicles: max(1, flow / 60), dataError: random.unit() < 0.01)
+            let flow = Int(((fast ? 1400 : 800) * busy * (0.85 + random.nextUnit() * 0.3)).rounded())
+            let speed = ((limit * (1 - 0.55 * busy * busy) + (random.nextUnit() - 0.5) * 6) * 10).rounded() / 10
+            return LaneMeasurement(flow: flow, speed: max(5, speed), vehicles: max(1, flow / 60), dataError: random.nextUnit() < 0.01)
         }
     }
 
     public func bikes(_ dock: DemoCity.Place, at time: Timestamp) -> (available: Int, disabled: Int, docks: Int) {
-        var random = SplitMixRandom(dock.id, Self.bucket(time) / 5)
-        let disabled = random.unit() < 0.3 ? 1 : 0
+        var random = SplitMix64(dock.id, Self.bucket(time) / 5)
+        let disabled = random.nextUnit() < 0.3 ? 1 : 0
         let available = Int(random.next() % UInt64(dock.capacity - disabled + 1))
         return (available, disabled, dock.capacity - disabled - available)
     }
@@ -71,10 +71,10 @@ public struct DemoConditions: Sendable {
 
     /// The cars parked at a car-sharing area now: (vehicle id, model index, reserved).
     public func cars(_ station: DemoCity.Place, at time: Timestamp) -> [(id: String, model: Int, reserved: Bool)] {
-        var random = SplitMixRandom(station.id, Self.bucket(time) / 5)
+        var random = SplitMix64(station.id, Self.bucket(time) / 5)
         let parked = Int(random.next() % UInt64(station.capacity + 1))
         return (0..<parked).map { slot in
-            (id: "\(station.id)-car\(slot + 1)", model: Int(random.next() % UInt64(Self.carModels.count)), reserved: random.unit() < 0.15)
+            (id: "\(station.id)-car\(slot + 1)", model: Int(random.next() % UInt64(Self.carModels.count)), reserved: random.nextUnit() < 0.15)
         }
     }
 
@@ -126,10 +126,10 @@ public struct DemoConditions: Sendable {
     /// Seconds late: each trip has a character (some run early, most a little late, a few badly),
     /// worse at rush hour, drifting minute by minute.
     func delay(trip: String, day: Int64, at time: Timestamp) -> Int {
-        var character = SplitMixRandom(trip, day)
-        var drift = SplitMixRandom(trip, Self.bucket(time))
-        let base = character.unit() < 0.15 ? 240 + character.unit() * 360 : -40 + character.unit() * 150
-        return Int((base * (0.5 + Self.busy(time)) + (drift.unit() - 0.5) * 30).rounded())
+        var character = SplitMix64(trip, day)
+        var drift = SplitMix64(trip, Self.bucket(time))
+        let base = character.nextUnit() < 0.15 ? 240 + character.nextUnit() * 360 : -40 + character.nextUnit() * 150
+        return Int((base * (0.5 + Self.busy(time)) + (drift.nextUnit() - 0.5) * 30).rounded())
     }
 
     /// Services running on a local day: weekdays, weekends and holidays (the 8 December 2026 runs the weekend timetable).
