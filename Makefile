@@ -6,9 +6,12 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 
 # Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), Mosquitto and libmosquitto
 # (MQTT connector), libcoap3 with its coap-client (CoAP connector), zlib (GTFS zip archives), libxml2
-# (DATEX II XML through Foundation), sqlite3 (inspecting data files).
+# (DATEX II XML through Foundation), sqlite3 (inspecting data files); Leaflet and its marker clusters
+# (the web map serves them from /usr/share/javascript), Chromium with its driver and Selenium (the
+# web map's tests in a real browser).
 DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
-	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip
+	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip \
+	libjs-leaflet libjs-leaflet.markercluster chromium chromium-driver python3-selenium
 
 PG_URL ?= postgres://postgres:cmc@127.0.0.1:5432/cmc_test
 # The broker tests use, apart from the one `make run` starts on 1883.
@@ -19,7 +22,7 @@ CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?= change-me-now
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test deps build release postgres broker test-broker bench openapi-check clean
+.PHONY: run test portal-test deps build release postgres broker test-broker bench openapi-check clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -67,10 +70,17 @@ openapi-check:
 		python3 -m openapi_spec_validator Sources/Platform/openapi.json; \
 	else echo "openapi-spec-validator unavailable: skipping the schema check"; fi
 
-## Every test, on SQLite and on PostgreSQL + PostGIS.
+## Every test, on SQLite and on PostgreSQL + PostGIS, then the web map in headless Chromium.
 test: deps postgres test-broker openapi-check
 	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) CMC_REQUIRE_MQTT=1 \
 		swift test $(SWIFT_BUILD_FLAGS)
+	$(MAKE) --no-print-directory portal-test
+
+## The web map against a running platform with the demo city; screenshots in data/portal-screenshots/.
+## Debian's python3 (it has python3-selenium), whatever python3 comes first on PATH.
+portal-test: deps test-broker
+	swift build $(SWIFT_BUILD_FLAGS) --product cmc
+	CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) /usr/bin/python3 Tests/PortalTests/portal_test.py
 
 ## Build and start the platform on ./data/cmc.sqlite with the demo city: its feed publisher on
 ## 127.0.0.1:8090 (read by connectors/cagliari-*.json) runs beside the platform and stops with it.

@@ -228,6 +228,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The web map's files, Leaflet from Debian, and the base-map tile relay.
+        .target(
+            name: "Portal",
+            dependencies: [
+                "CMCCore", "Auth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The demo city of Cagliari: its layout, its feeds in the real formats, and their publisher.
         .target(
             name: "DemoCity",
@@ -244,7 +257,7 @@ let package = Package(
             name: "Platform",
             dependencies: [
                 "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events", "Webhooks",
-                "Feeds", "Persistence", "Mobility",
+                "Feeds", "Persistence", "Mobility", "Portal",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,11 +5,13 @@ import History
 /// Who may see and change a device.
 ///
 /// Admins and the platform's services reach every device. A user reaches the devices they own and
-/// reads public ones; an application acts for the user who registered it. Devices a caller may
-/// not read answer 404, so their existence does not leak.
+/// reads public ones; an application acts for the user who registered it; a caller without a token
+/// (a citizen on the web map) reads public ones. Devices a caller may not read answer 404, so their
+/// existence does not leak.
 public struct DeviceAccess: Sendable {
-    public static func canRead(_ device: Device, by principal: Principal) -> Bool {
-        principal.isPrivileged || device.public || device.ownerID == principal.actingUserID
+    public static func canRead(_ device: Device, by principal: Principal?) -> Bool {
+        guard let principal else { return device.public }
+        return principal.isPrivileged || device.public || device.ownerID == principal.actingUserID
     }
 
     public static func canWrite(_ device: Device, by principal: Principal) -> Bool {
@@ -17,8 +19,8 @@ public struct DeviceAccess: Sendable {
     }
 
     /// The owner to filter lists by; nil when the caller sees everything.
-    public static func visibility(_ principal: Principal) -> String? {
-        principal.isPrivileged ? nil : (principal.actingUserID ?? "")
+    public static func visibility(_ principal: Principal?) -> String? {
+        principal?.isPrivileged == true ? nil : (principal?.actingUserID ?? "")
     }
 }
 
@@ -28,13 +30,13 @@ public struct LocalDeviceDirectory: DeviceDirectory {
 
     public init(repository: any DeviceRepository) { self.repository = repository }
 
-    public func canRead(device: String, by principal: Principal) async throws -> Bool {
-        if principal.isPrivileged { return true }  // also for history of devices since deleted
+    public func canRead(device: String, by principal: Principal?) async throws -> Bool {
+        if principal?.isPrivileged == true { return true }  // also for history of devices since deleted
         guard let found = try await repository.find(id: device) else { return false }
         return DeviceAccess.canRead(found, by: principal)
     }
 
-    public func readableDevices(by principal: Principal, category: String?, connector: String?, limit: Int) async throws -> [String]? {
+    public func readableDevices(by principal: Principal?, category: String?, connector: String?, limit: Int) async throws -> [String]? {
         guard let user = DeviceAccess.visibility(principal) else { return nil }
         return try await repository.list(DeviceFilter(category: category, connector: connector, visibleTo: user, limit: limit)).map(\.id)
     }

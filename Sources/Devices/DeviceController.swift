@@ -29,12 +29,13 @@ public struct DeviceController: Sendable {
 
     public static let routes: [Route] = [
         Route("POST", "/devices", allow: Audience.signedIn),
-        Route("GET", "/devices", allow: Audience.signedIn),
-        Route("GET", "/devices/{id}", allow: Audience.signedIn),
+        // Public devices are readable without a token (the web map); the rest by who may read them.
+        Route("GET", "/devices", allow: Audience.everyone),
+        Route("GET", "/devices/{id}", allow: Audience.everyone),
         Route("PATCH", "/devices/{id}", allow: Audience.signedIn),
         Route("DELETE", "/devices/{id}", allow: Audience.signedIn),
         Route("POST", "/devices/{id}/data", allow: Audience.signedIn),
-        Route("GET", "/devices/{id}/data/latest", allow: Audience.signedIn),
+        Route("GET", "/devices/{id}/data/latest", allow: Audience.everyone),
         Route("POST", "/devices/{id}/credentials", allow: Audience.signedIn),
         Route("POST", "/devices/{id}/commands", allow: Audience.signedIn),
         Route("GET", "/devices/{id}/commands/{commandId}", allow: Audience.signedIn),
@@ -122,11 +123,25 @@ public struct DeviceController: Sendable {
     struct Page: Encodable, Sendable, JSONWritable {
         let devices: [Device]
         let nextCursor: String?
+        /// Each device's latest reading, with `latest=true` (a map draws every device with its figures).
+        var latest: [String: Reading]?
+
+        enum CodingKeys: String, CodingKey { case devices, nextCursor, latest }
 
         func write(to writer: inout JSONWriter) {
             writer.object { w in
                 w.key("devices")
                 w.array(devices) { w, device in device.write(to: &w) }
+                if let latest {
+                    w.key("latest")
+                    w.object { l in
+                        for device in devices {
+                            guard let reading = latest[device.id] else { continue }
+                            l.key(device.id)
+                            reading.write(to: &l)
+                        }
+                    }
+                }
                 w.member("nextCursor", nextCursor)
             }
         }
@@ -179,8 +194,8 @@ public struct DeviceController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
-        let caller = try context.requirePrincipal()
-        let query = try QueryParameters(request, allowed: ["category", "connector", "near", "radius", "limit", "cursor"])
+        let caller = context.principal
+        let query = try QueryParameters(request, allowed: ["category", "connector", "near", "radius", "limit", "cursor", "latest"])
         var filter = DeviceFilter(
             category: try query.string("category").map { try DeviceField.word($0, field: "category") },
             connector: try query.string("connector").map { try DeviceField.word($0, field: "connector") },
@@ -214,12 +229,18 @@ public struct DeviceController: Sendable {
         if devices.count == filter.limit, let last = devices.last {
             next = Cursor.encode(last.distance.map { "\($0)|\(last.id)" } ?? last.id)
         }
-        return JSONResponse(Page(devices: devices, nextCursor: next))
+        var page = Page(devices: devices, nextCursor: next)
+        if try query.bool("latest") == true {
+            var latest: [String: Reading] = [:]
+            for device in devices { latest[device.id] = try await history.latest(device: device.id) }
+            page.latest = latest
+        }
+        return JSONResponse(page)
     }
 
     /// The device, if the caller may read it; otherwise 404 whether or not it exists.
     func readable(_ context: CMCRequestContext) async throws -> Device {
-        let caller = try context.requirePrincipal()
+        let caller = context.principal
         let id = try context.parameters.require("id")
         guard let device = try await repository.find(id: id), DeviceAccess.canRead(device, by: caller) else {
             throw APIError.notFound("no device \(id)")

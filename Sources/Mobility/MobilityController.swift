@@ -25,7 +25,7 @@ public struct MobilityController: Sendable {
         self.timetables = timetables
     }
 
-    public static let routes: [Route] = [Route("GET", "/mobility/around", allow: Audience.signedIn)]
+    public static let routes: [Route] = [Route("GET", "/mobility/around", allow: Audience.everyone)]
 
     public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
         group.get("around", use: around)
@@ -97,7 +97,7 @@ public struct MobilityController: Sendable {
     }
 
     @Sendable func around(_ request: Request, context: CMCRequestContext) async throws -> Response {
-        let caller = try context.requirePrincipal()
+        let caller = context.principal
         let query = try QueryParameters(request, allowed: ["lat", "lon", "radius", "limit", "departures"])
         guard let lat = try query.double("lat") else { throw APIError.invalid("lat", "is required (degrees)") }
         guard let lon = try query.double("lon") else { throw APIError.invalid("lon", "is required (degrees)") }

@@ -22,7 +22,7 @@ public struct PersistenceController: Sendable {
         Route("POST", "/persistence/sources/{id}/run", allow: operators),
         Route("POST", "/persistence/sources/{id}/pause", allow: operators),
         Route("POST", "/persistence/sources/{id}/resume", allow: operators),
-        Route("GET", "/devices/{id}/departures", allow: Audience.signedIn),
+        Route("GET", "/devices/{id}/departures", allow: Audience.everyone),
     ]
 
     public func addRoutes(to group: RouterGroup<CMCRequestContext>) {

@@ -15,6 +15,7 @@ import Events
 import Webhooks
 import Persistence
 import Mobility
+import Portal
 import HummingbirdWebSocket
 import Users
 
@@ -42,7 +43,7 @@ public struct Platform: Sendable {
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
     public static let routes: [Route] = SystemRoutes.routes + AuthController.routes + UserController.routes + AppController.routes
         + DeviceController.routes + HistoryController.routes + EventController.routes
-        + WebhookController.routes + PersistenceController.routes + MobilityController.routes
+        + WebhookController.routes + PersistenceController.routes + MobilityController.routes + PortalController.routes
 
     /// Migrates the database, loads keys and rules, and creates the first admin if configured.
     public static func prepare(database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws -> Platform {
@@ -128,6 +129,8 @@ public struct Platform: Sendable {
         let router = Router(context: CMCRequestContext.self)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
+        let portal = PortalController(configuration: configuration.portal)
+        for files in portal.fileMiddlewares() { router.add(middleware: files) }
         router.add(middleware: AuthorizationMiddleware(authority: authority, rules: rules))
         SystemRoutes(database: database).addRoutes(to: router)
         AuthController(authority: authority, rules: rules).addRoutes(to: router.group("auth"))
@@ -140,6 +143,7 @@ public struct Platform: Sendable {
         let sources = PersistenceController(scheduler: persistence)
         sources.addRoutes(to: router.group("persistence/sources"))
         sources.addDepartureRoutes(to: router.group("devices"))
+        portal.addRoutes(to: router)
         MobilityController(devices: deviceRepository, readings: readings, timetables: persistence.timetables)
             .addRoutes(to: router.group("mobility"))
         return router

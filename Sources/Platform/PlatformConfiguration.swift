@@ -2,6 +2,7 @@ import CMCCore
 import Foundation
 import Logging
 import Persistence
+import Portal
 import Webhooks
 
 /// Settings read from `CMC_*` environment variables, with defaults for a single-machine platform.
@@ -25,6 +26,8 @@ public struct PlatformConfiguration: Sendable {
     public var coapsPort: UInt16?
     /// Retries and patience for webhook deliveries.
     public var webhookPolicy = WebhookDispatcher.Policy()
+    /// The web map: its files, Leaflet, and the base-map tiles it shows.
+    public var portal = PortalController.Configuration(directory: nil)
     /// The data sources declared as files (`connectors/*.json`); none when nil.
     public var connectorsDirectory: URL?
 
@@ -60,8 +63,24 @@ public struct PlatformConfiguration: Sendable {
         coapPort = try port("CMC_COAP_PORT", default: 5683)
         coapsPort = coapPort == nil ? nil : try port("CMC_COAPS_PORT", default: 5684)
         if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
+        portal.directory = environment["CMC_PORTAL_DIR"].map { URL(fileURLWithPath: $0) } ?? Self.locate("portal")
+        if let leaflet = environment["CMC_LEAFLET_DIR"] { portal.leafletDirectory = URL(fileURLWithPath: leaflet) }
+        portal.tileURL = environment["CMC_TILE_URL"] ?? "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
         // "off" starts the platform with only the sources added over REST.
         if environment["CMC_CONNECTORS_DIR"] != "off" { connectorsDirectory = SourceFiles.locateDirectory(environment: environment) }
+    }
+}
+
+extension PlatformConfiguration {
+    /// A folder of the project: in the working directory, or beside the executable.
+    static func locate(_ name: String) -> URL? {
+        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(name)]
+        var executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(executable.appendingPathComponent(name))
+            executable.deleteLastPathComponent()
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }
 

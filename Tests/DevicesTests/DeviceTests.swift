@@ -148,13 +148,26 @@ struct DeviceTests {
                 #expect(try await t.client.send(.get, "/devices/ana-public", token: token).status == .ok)
                 #expect(try await t.client.send(.post, "/devices/ana-public/data", token: token, body: ["values": ["kwh": 1]]).status == .forbidden)
             }
+            // Without a token (the web map), public devices and their data only; writing needs a token.
+            #expect(try await t.client.send(.get, "/devices/ana-meter").status == .notFound)
+            #expect(try await t.client.send(.get, "/history/ana-meter/latest").status == .notFound)
+            #expect(try await t.client.send(.get, "/history?device=ana-meter").status == .notFound)
+            #expect(try await t.client.send(.get, "/devices/ana-public").status == .ok)
+            let anonymous = try await t.client.json(.get, "/devices?category=energy&latest=true")
+            #expect((anonymous["devices"] as! [[String: Any]]).map { $0["id"] as! String } == ["ana-public"])
+            #expect((anonymous["latest"] as? [String: Any])?.isEmpty == true)
+            #expect(try await t.client.send(.post, "/devices/ana-public/data", body: ["values": ["kwh": 1]]).status == .unauthorized)
+            try await t.client.json(.post, "/devices/ana-public/data", token: ana.token, body: ["values": ["kwh": 2]], expect: .created)
+            let withLatest = try await t.client.json(.get, "/devices?category=energy&latest=true")
+            #expect(((withLatest["latest"] as? [String: Any])?["ana-public"] as? [String: Any])?["values"] as? [String: Int] == ["kwh": 2])
+            #expect((try await t.client.json(.get, "/history/ana-public/latest"))["device"] as? String == "ana-public")
             // Ana's own application acts for her; the admin reaches everything.
             let anaApp = try await t.application(ownerToken: ana.token)
             #expect(try await t.client.send(.get, "/devices/ana-meter", token: anaApp.token).status == .ok)
             #expect(try await t.client.send(.post, "/devices/ana-meter/data", token: anaApp.token, body: ["values": ["kwh": 4]]).status == .created)
             #expect(try await t.client.send(.get, "/devices/ana-meter", token: t.adminToken).status == .ok)
             let history = try await t.client.json(.get, "/history?category=energy", token: ana.token)
-            #expect((history["readings"] as! [Any]).count == 2)
+            #expect((history["readings"] as! [Any]).count == 3)
         }
     }
 
