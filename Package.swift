@@ -298,7 +298,7 @@ let package = Package(
         serviceTests("Apps"),
         serviceTests("Devices"),
         serviceTests("History"),
-        serviceTests("Platform"),
+        serviceTests("Platform", extra: ["Portal"]),
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
         serviceTests("CoAPConnector", extra: ["CoAP"]),
         serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),

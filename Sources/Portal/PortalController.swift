@@ -21,7 +21,7 @@ public struct PortalController: Sendable {
         public var tileTimeout: Duration
 
         public init(directory: URL?, leafletDirectory: URL = URL(fileURLWithPath: "/usr/share/javascript/leaflet"),
-                    tileURL: String? = nil, tileTimeout: Duration = .seconds(3)) {
+                    tileURL: String? = nil, tileTimeout: Duration = .seconds(2)) {
             self.directory = directory
             self.leafletDirectory = leafletDirectory
             self.tileURL = tileURL
@@ -32,6 +32,9 @@ public struct PortalController: Sendable {
     let configuration: Configuration
     /// Tiles fetched recently, so panning back costs nothing (bounded).
     private let cache = NIOLockedValueBox([String: [UInt8]]())
+    /// After the tile server fails to answer, tiles are not asked of it for a minute: a browser
+    /// holds only a few connections per site, and waiting tiles would hold up the API behind them.
+    private let unreachableUntil = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
@@ -66,6 +69,7 @@ public struct PortalController: Sendable {
         let url = template.replacingOccurrences(of: "{z}", with: "\(z)").replacingOccurrences(of: "{x}", with: "\(x)")
             .replacingOccurrences(of: "{y}", with: "\(y)").replacingOccurrences(of: "{s}", with: "a")
         if let cached = cache.withLockedValue({ $0[url] }) { return cached }
+        if let until = unreachableUntil.withLockedValue({ $0 }), ContinuousClock.now < until { return Self.transparent }
         do {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "cmc-city-platform/1 (web map tile relay)")
@@ -78,6 +82,7 @@ public struct PortalController: Sendable {
             }
             return bytes
         } catch {
+            unreachableUntil.withLockedValue { $0 = ContinuousClock.now + .seconds(60) }
             return Self.transparent
         }
     }

@@ -50,7 +50,7 @@ class Platform:
                 open(os.path.join(connectors, name), "w").write(text)
         os.symlink(os.path.join(ROOT, "connectors", "demo"), os.path.join(connectors, "demo"))
         env = dict(os.environ, CMC_DATABASE_URL=f"sqlite:{directory}/cmc.sqlite", CMC_PORT=str(self.port), CMC_COAP_PORT="off",
-                   CMC_MQTT_URL=MQTT_URL, CMC_MQTT_CLIENT_ID=f"cmc-portal-{self.port}", CMC_TILE_URL="", CMC_CONNECTORS_DIR=connectors,
+                   CMC_MQTT_URL=MQTT_URL, CMC_MQTT_CLIENT_ID=f"cmc-portal-{self.port}", CMC_TILE_URL="http://127.0.0.1:9/{z}/{x}/{y}.png", CMC_CONNECTORS_DIR=connectors,
                    CMC_PORTAL_DIR=os.path.join(ROOT, "portal"), CMC_MIGRATIONS_DIR=os.path.join(ROOT, "migrations"),
                    CMC_ADMIN_EMAIL=ADMIN[0], CMC_ADMIN_PASSWORD=ADMIN[1], CMC_BCRYPT_COST="4", CMC_LOG_LEVEL="warning")
         self.logs = open(os.path.join(directory, "platform.log"), "w")
@@ -197,9 +197,30 @@ def run(platform, driver):
     wait("its marker", lambda: driver.execute_script("return window.cmcPortal.counts().noise") == 1, timeout=10)
     shot(driver, "4-operator")
 
+    # The operator renames the device from its popup, then deletes it.
+    driver.execute_script("window.cmcPortal.open('noise-portal-1')")
+    wait("the edit button", lambda: driver.execute_script("return !!document.querySelector('.popup [data-action=edit]')"), timeout=10)
+    driver.execute_script("document.querySelector('.popup [data-action=edit]').click()")
+    name = form.find_element(By.NAME, "nickname")
+    name.clear()
+    name.send_keys("Noise meter Largo Carlo Felice")
+    driver.find_element(By.ID, "device-submit").click()
+    wait("the renamed device", lambda: platform.get("/devices/noise-portal-1", auth=True)["nickname"] == "Noise meter Largo Carlo Felice", timeout=10)
+    check("the operator renames a device", True)
+    driver.execute_script("window.confirm = () => true; window.cmcPortal.open('noise-portal-1')")
+    wait("the delete button", lambda: driver.execute_script("return !!document.querySelector('.popup [data-action=delete]')"), timeout=10)
+    driver.execute_script("document.querySelector('.popup [data-action=delete]').click()")
+    wait("the marker gone", lambda: driver.execute_script("return window.cmcPortal.counts().noise || 0") == 0, timeout=10)
+    try:
+        platform.get("/devices/noise-portal-1", auth=True)
+        check("the operator deletes a device", False, "still registered")
+    except urllib.error.HTTPError as error:
+        check("the operator deletes a device", error.code == 404, error.code)
+
     driver.execute_script("window.cmcPortal.open('parking:P-MATTEOTTI')")
-    wait("the popup's operator buttons", lambda: driver.execute_script("return !!document.querySelector('.popup [data-action=history]')"), timeout=10)
-    driver.execute_script("document.querySelector('.popup [data-action=history]').click()")
+    history = ".leaflet-popup-pane .popup[data-device='parking:P-MATTEOTTI'] [data-action=history]"
+    wait("the popup's operator buttons", lambda: driver.execute_script(f"return !!document.querySelector(\"{history}\")"), timeout=10)
+    driver.execute_script(f"document.querySelector(\"{history}\").click()")
     wait("the history chart", lambda: int(driver.execute_script("return document.getElementById('chart').dataset.points || '0'")) >= 1, timeout=10)
     check("a history chart is drawn from the History API", True)
     driver.find_element(By.CSS_SELECTOR, "#sources summary").click()
