@@ -195,7 +195,7 @@ public struct DeviceController: Sendable {
 
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
         let caller = context.principal
-        let query = try QueryParameters(request, allowed: ["category", "connector", "near", "radius", "limit", "cursor", "latest"])
+        let query = try QueryParameters(request, allowed: ["category", "connector", "near", "radius", "bbox", "limit", "cursor", "latest"])
         var filter = DeviceFilter(
             category: try query.string("category").map { try DeviceField.word($0, field: "category") },
             connector: try query.string("connector").map { try DeviceField.word($0, field: "connector") },
@@ -215,6 +215,10 @@ public struct DeviceController: Sendable {
         } else if query.string("radius") != nil {
             throw APIError.invalid("radius", "needs near=lat,lon")
         }
+        if let box = query.string("bbox") {
+            guard filter.near == nil else { throw APIError.invalid("bbox", "cannot be combined with near") }
+            filter.box = try EventFilter.BoundingBox(parsing: box, field: "bbox")
+        }
         if let cursor = query.string("cursor") {
             let key = try Cursor.decode(cursor, field: "cursor")
             if filter.near != nil {
@@ -231,9 +235,7 @@ public struct DeviceController: Sendable {
         }
         var page = Page(devices: devices, nextCursor: next)
         if try query.bool("latest") == true {
-            var latest: [String: Reading] = [:]
-            for device in devices { latest[device.id] = try await history.latest(device: device.id) }
-            page.latest = latest
+            page.latest = try await history.latest(devices: devices.map(\.id))
         }
         return JSONResponse(page)
     }

@@ -1,10 +1,13 @@
 import CMCCore
+import Events
 
 /// What `GET /devices` asks for.
 public struct DeviceFilter: Sendable {
     public var category: String?
     public var connector: String?
     public var near: (point: GeoPoint, radius: Double)?
+    /// Devices inside a box, in id order: what a map in view shows.
+    public var box: EventFilter.BoundingBox?
     /// Only devices this user owns or that are public; nil for callers who see everything.
     public var visibleTo: String?
     public var limit: Int
@@ -88,6 +91,13 @@ extension SQLDeviceRepository {
         var conditions = SQLConditions(binds: binds)
         if let category = filter.category { conditions.add("\(prefix)category", "=", .text(category)) }
         if let connector = filter.connector { conditions.add("\(prefix)connector", "=", .text(connector)) }
+        if let box = filter.box {
+            // Walked in id order and filtered: a map's box usually holds most of what is walked.
+            conditions.add("\(prefix)lat", ">=", .real(box.minLat))
+            conditions.add("\(prefix)lat", "<=", .real(box.maxLat))
+            conditions.add("\(prefix)lon", ">=", .real(box.minLon))
+            conditions.add("\(prefix)lon", "<=", .real(box.maxLon))
+        }
         if let user = filter.visibleTo {
             conditions.add("(\(prefix)is_public = \(conditions.bind(.bool(true))) OR \(prefix)owner_id = \(conditions.bind(.text(user))))")
         }

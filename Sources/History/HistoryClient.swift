@@ -4,6 +4,8 @@ public protocol HistoryClient: Sendable {
     /// Returns once the readings are durable; the count is how many were new.
     func record(_ readings: [Reading]) async throws -> Int
     func latest(device: String) async throws -> Reading?
+    /// The latest reading of each of these devices that has one.
+    func latest(devices: [String]) async throws -> [String: Reading]
 }
 
 /// History in the same process: straight to its repository.
@@ -14,4 +16,5 @@ public struct LocalHistory: HistoryClient {
 
     public func record(_ readings: [Reading]) async throws -> Int { try await repository.store(readings) }
     public func latest(device: String) async throws -> Reading? { try await repository.latest(device: device) }
+    public func latest(devices: [String]) async throws -> [String: Reading] { try await repository.latest(devices: devices) }
 }

@@ -29,6 +29,7 @@ public protocol ReadingRepository: Sendable {
     func store(_ readings: [Reading]) async throws -> Int
     func query(_ query: HistoryQuery) async throws -> [Reading]
     func latest(device: String) async throws -> Reading?
+    func latest(devices: [String]) async throws -> [String: Reading]
     func aggregate(_ query: AggregateQuery) async throws -> [AggregateBucket]
 }
 
@@ -99,6 +100,19 @@ extension SQLReadingRepository {
 
     public func latest(device: String) async throws -> Reading? {
         try await database.query("SELECT \(Self.columns) FROM latest_readings WHERE device_id = $1", .text(device)).first.map(Self.decode)
+    }
+
+    public func latest(devices: [String]) async throws -> [String: Reading] {
+        var found: [String: Reading] = [:]
+        for chunk in devices.chunked(500) {
+            var conditions = SQLConditions()
+            conditions.add("device_id", in: chunk.map { .text($0) })
+            for row in try await database.query("SELECT \(Self.columns) FROM latest_readings \(conditions.whereClause)", conditions.binds) {
+                let reading = try Self.decode(row)
+                found[reading.device] = reading
+            }
+        }
+        return found
     }
 
     public func aggregate(_ query: AggregateQuery) async throws -> [AggregateBucket] {

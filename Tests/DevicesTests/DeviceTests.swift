@@ -117,6 +117,32 @@ struct DeviceTests {
         }
     }
 
+    @Test("bbox lists the devices inside a box in id order, page by page", arguments: TestBackend.all)
+    func box(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let points: [(String, Double, Double)] = [("a", 39.21, 9.11), ("b", 39.22, 9.12), ("c", 39.23, 9.13), ("d", 39.30, 9.12), ("e", 39.22, 9.20), ("f", 39.225, 9.115)]
+            for (id, lat, lon) in points {
+                try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": id, "category": "parking", "connector": "http",
+                                                                                   "public": true, "location": ["lat": lat, "lon": lon]], expect: .created)
+            }
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "g", "category": "parking", "connector": "http", "public": true], expect: .created)
+            var ids: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await t.client.json(.get, "/devices?bbox=9.10,39.20,9.14,39.24&limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                ids += (page["devices"] as! [[String: Any]]).map { $0["id"] as! String }
+                cursor = page["nextCursor"] as? String
+            } while cursor != nil
+            #expect(ids == ["a", "b", "c", "f"])
+            let edge = try await t.client.json(.get, "/devices?bbox=9.12,39.22,9.13,39.23")
+            #expect((edge["devices"] as! [[String: Any]]).map { $0["id"] as! String } == ["b", "c"])
+            let mixed = try await t.client.send(.get, "/devices?bbox=9.1,39.2,9.2,39.3&near=39.2,9.1&radius=10")
+            #expect(mixed.status == .badRequest && mixed.errorMessage?.contains("bbox") == true)
+            let bad = try await t.client.send(.get, "/devices?bbox=9.2,39.2,9.1,39.3")
+            #expect(bad.status == .badRequest && bad.errorMessage?.hasPrefix("bbox") == true)
+        }
+    }
+
     @Test("one user's token never reaches another user's private device", arguments: TestBackend.all)
     func isolation(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in

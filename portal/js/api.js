@@ -26,18 +26,14 @@ export async function api(path, { method = "GET", body } = {}) {
   return json;
 }
 
-/// Every page of a device list.
-export async function allDevices(query) {
-  const devices = [];
-  const latest = {};
+/// Every page of a device list, handed to `onPage` as it arrives.
+export async function allDevices(query, onPage) {
   let cursor = null;
   do {
     const page = await api(`/devices?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    devices.push(...page.devices);
-    Object.assign(latest, page.latest ?? {});
+    onPage(page.devices, page.latest ?? {});
     cursor = page.nextCursor;
   } while (cursor);
-  return { devices, latest };
 }
 
 // Device ids are letters, digits and ":._-": safe in a path as they are.

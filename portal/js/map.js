@@ -15,32 +15,32 @@ export class CityMap {
     this.entries = new Map();  // device id -> { device, latest, marker }
     this.onLayersChanged = onLayersChanged;
     this.onDevicesChanged = onDevicesChanged;
-    this.loadedRadius = 0;
-    this.loadedCentre = null;
+    this.loaded = [];  // boxes already fetched
     this.map.on("moveend", () => this.loadView().catch((error) => console.warn("loading devices:", error.message)));
     this.addLegend();
   }
 
-  /// Loads the devices in view (and around it) that are not loaded yet: a city of tens of
-  /// thousands of devices is never fetched whole.
+  /// Loads the devices in view (and half a view around it) that are not loaded yet: a city of
+  /// tens of thousands of devices is never fetched whole.
   async loadView() {
-    const bounds = this.map.getBounds();
-    const centre = this.map.getCenter();
-    const radius = Math.min(100000, centre.distanceTo(bounds.getNorthEast()) * 1.5);
-    if (this.loadedCentre && this.loadedCentre.distanceTo(centre) + radius / 1.5 <= this.loadedRadius) return;
-    const { devices, latest } = await allDevices(`near=${centre.lat.toFixed(6)},${centre.lng.toFixed(6)}&radius=${Math.round(radius)}&latest=true`);
-    for (const device of devices) this.upsert(device, latest[device.id]);
-    if (radius >= this.loadedRadius) {
-      this.loadedCentre = centre;
-      this.loadedRadius = radius;
-    }
+    const view = this.map.getBounds();
+    if (this.loaded.some((box) => box.contains(view))) return;
+    const box = view.pad(0.5);
+    const bbox = [box.getWest(), box.getSouth(), box.getEast(), box.getNorth()].map((v) => v.toFixed(6)).join(",");
+    await allDevices(`bbox=${bbox}&latest=true`, (devices, latest) => {
+      // Each page's new markers go into their clusters in one call: tens of thousands stay quick.
+      const batch = new Map();
+      for (const device of devices) this.upsert(device, latest[device.id], batch);
+      for (const [category, markers] of batch) this.layer(category).group.addLayers(markers);
+    });
+    this.loaded.push(box);
     this.onDevicesChanged();
   }
 
   layer(category) {
     let layer = this.layers.get(category);
     if (!layer) {
-      const group = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45, disableClusteringAtZoom: 17,
+      const group = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45, disableClusteringAtZoom: 17, chunkedLoading: true,
         iconCreateFunction: (cluster) => L.divIcon({
           html: `<span class="pin ${categories.known[category] ? category : "other"}" style="width:30px;height:30px">${cluster.getChildCount()}</span>`,
           className: "", iconSize: [30, 30] }) });
@@ -58,7 +58,9 @@ export class CityMap {
     if (visible) layer.group.addTo(this.map); else layer.group.remove();
   }
 
-  upsert(device, latest) {
+  /// Adds or updates a device's marker; with `batch`, new markers are collected there by category
+  /// for the caller to add at once.
+  upsert(device, latest, batch = null) {
     const existing = this.entries.get(device.id);
     if (existing && existing.device.category !== device.category) this.remove(device.id);
     const entry = this.entries.get(device.id) ?? { device, latest: null, marker: null };
@@ -70,9 +72,15 @@ export class CityMap {
     const group = this.layer(device.category).group;
     if (!entry.marker) {
       entry.marker = L.marker(position, { icon: categories.icon(device, entry.latest), title: device.nickname ?? device.id });
-      entry.marker.bindPopup(this.popup(device.id), { minWidth: 240, maxWidth: 340 });
+      // The popup's element is made when it first opens, not for every marker of the city.
+      entry.marker.bindPopup(() => entry.popupElement ??= this.popup(device.id), { minWidth: 240, maxWidth: 340 });
       entry.marker.on("popupopen", (event) => fillPopup(event.popup, this.entries.get(device.id), this));
-      group.addLayer(entry.marker);
+      if (batch) {
+        if (!batch.has(device.category)) batch.set(device.category, []);
+        batch.get(device.category).push(entry.marker);
+      } else {
+        group.addLayer(entry.marker);
+      }
     } else {
       const moved = !entry.marker.getLatLng().equals(position);
       if (moved) {

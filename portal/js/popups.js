@@ -43,7 +43,7 @@ export async function fillPopup(popup, entry, cityMap) {
   const actions = session.token && cityMap.actions ? `<div class="actions">
       <button type="button" data-action="history">History</button><button type="button" data-action="edit">Edit</button>
       <button type="button" data-action="delete">Delete</button></div>` : "";
-  const element = popup.getContent();
+  const element = entry.popupElement;
   if (!(element instanceof HTMLElement)) return;
   element.innerHTML = title + body + updated + actions;
   for (const button of element.querySelectorAll("[data-action]")) {
