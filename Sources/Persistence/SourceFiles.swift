@@ -24,13 +24,7 @@ public enum SourceFiles {
     /// Finds `connectors/` from `CMC_CONNECTORS_DIR`, the working directory, or beside the executable.
     public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
         if let configured = environment["CMC_CONNECTORS_DIR"] { return URL(fileURLWithPath: configured) }
-        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("connectors")]
-        var executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(executable.appendingPathComponent("connectors"))
-            executable.deleteLastPathComponent()
-        }
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        return ProjectFolder.locate("connectors")
     }
 }
 

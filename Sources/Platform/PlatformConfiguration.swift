@@ -63,24 +63,11 @@ public struct PlatformConfiguration: Sendable {
         coapPort = try port("CMC_COAP_PORT", default: 5683)
         coapsPort = coapPort == nil ? nil : try port("CMC_COAPS_PORT", default: 5684)
         if let directory = environment["CMC_MIGRATIONS_DIR"] { migrationsDirectory = URL(fileURLWithPath: directory) }
-        portal.directory = environment["CMC_PORTAL_DIR"].map { URL(fileURLWithPath: $0) } ?? Self.locate("portal")
+        portal.directory = environment["CMC_PORTAL_DIR"].map { URL(fileURLWithPath: $0) } ?? ProjectFolder.locate("portal")
         if let leaflet = environment["CMC_LEAFLET_DIR"] { portal.leafletDirectory = URL(fileURLWithPath: leaflet) }
         portal.tileURL = environment["CMC_TILE_URL"] ?? "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
         // "off" starts the platform with only the sources added over REST.
         if environment["CMC_CONNECTORS_DIR"] != "off" { connectorsDirectory = SourceFiles.locateDirectory(environment: environment) }
-    }
-}
-
-extension PlatformConfiguration {
-    /// A folder of the project: in the working directory, or beside the executable.
-    static func locate(_ name: String) -> URL? {
-        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(name)]
-        var executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(executable.appendingPathComponent(name))
-            executable.deleteLastPathComponent()
-        }
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }
 

@@ -34,12 +34,7 @@ public struct Migrations: Sendable {
     public static func locateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
         var candidates: [URL] = []
         if let configured = environment["CMC_MIGRATIONS_DIR"] { candidates.append(URL(fileURLWithPath: configured)) }
-        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("migrations"))
-        var executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            candidates.append(executable.appendingPathComponent("migrations"))
-            executable.deleteLastPathComponent()
-        }
+        candidates += ProjectFolder.candidates("migrations")
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("sqlite").path) {
             return candidate
         }
