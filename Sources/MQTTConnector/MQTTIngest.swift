@@ -38,6 +38,10 @@ public final class MQTTIngest: Service, Sendable {
     let logger: Logger
     let problems: ProblemLog
     private let connection = ConnectionSignal()
+    /// Devices looked up recently, so a busy device costs no query per batch. Entries expire after
+    /// a few seconds and are dropped at once when the device is changed or deleted over REST.
+    private let known = NIOLockedValueBox([String: (device: Device?, until: ContinuousClock.Instant)]())
+    static let deviceLifetime: Duration = .seconds(5)
     private let stopping = NIOLockedValueBox(false)
 
     public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, events: EventBus? = nil,
@@ -68,6 +72,12 @@ public final class MQTTIngest: Service, Sendable {
             stopping.withLockedValue { $0 = true }
             client.disconnect()
         }
+        let changes = events?.subscribe(EventFilter(viewer: .everything, kinds: [.deviceCreated, .deviceChanged, .deviceDeleted]))
+        let forgetting = Task { [known] in
+            guard let changes else { return }
+            for await event in changes { _ = known.withLockedValue { $0.removeValue(forKey: event.device) } }
+        }
+        defer { forgetting.cancel() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 // While one batch commits, the next is decoded and checked. Commits stay in order.
@@ -99,6 +109,10 @@ public final class MQTTIngest: Service, Sendable {
         let decoder = JSONDecoder()
         var readings: [Reading] = []
         var known: [String: Device?] = [:]
+        let now = ContinuousClock.now
+        self.known.withLockedValue { cache in
+            for (id, entry) in cache where entry.until > now { known[id] = entry.device }
+        }
         for message in batch {
             guard message.payload.count <= Self.maximumPayload else {
                 problems.record(.oversize, detail: "\(message.topic): \(message.payload.count) bytes")
@@ -114,6 +128,7 @@ public final class MQTTIngest: Service, Sendable {
             } else {
                 device = await withStorageRetry { try await self.devices.find(id: id) } ?? nil
                 known[id] = device
+                self.known.withLockedValue { $0[id] = (device, now + Self.deviceLifetime) }
             }
             guard let device else {
                 problems.record(.unknownDevice, detail: id)
