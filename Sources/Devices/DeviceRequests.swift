@@ -1,3 +1,4 @@
+import Foundation
 import CMCCore
 
 /// `POST /devices`.
@@ -78,6 +79,19 @@ public struct ReadingInput: Decodable, Sendable {
 /// A single reading or an array of them.
 public struct ReadingBatch: Decodable, Sendable {
     public let readings: [ReadingInput]
+
+    /// Decodes a payload, choosing the form from its first byte instead of trying one and then
+    /// the other: connectors decode one of these per message.
+    public static func decode(_ payload: [UInt8], with decoder: JSONDecoder) throws -> ReadingBatch {
+        let first = payload.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        switch first {
+        case UInt8(ascii: "{"): return ReadingBatch(readings: [try decoder.decode(ReadingInput.self, from: Data(payload))])
+        case UInt8(ascii: "["): return ReadingBatch(readings: try decoder.decode([ReadingInput].self, from: Data(payload)))
+        default: return try decoder.decode(ReadingBatch.self, from: Data(payload))
+        }
+    }
+
+    init(readings: [ReadingInput]) { self.readings = readings }
 
     public init(from decoder: any Decoder) throws {
         if var array = try? decoder.unkeyedContainer() {

@@ -135,7 +135,7 @@ public final class MQTTIngest: Service, Sendable {
                 continue
             }
             do {
-                let input = try decoder.decode(ReadingBatch.self, from: Data(message.payload))
+                let input = try ReadingBatch.decode(message.payload, with: decoder)
                 readings += try ReadingValidation.readings(input.readings, for: device)
             } catch let error as DecodingError {
                 problems.record(.malformed, detail: "\(id): \(APIError(decoding: error).message)")
