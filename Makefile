@@ -96,6 +96,8 @@ bench: release postgres broker
 	.build/release/cmc bench geo --devices 440000
 	@su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_bench"
 	.build/release/cmc bench geo --devices 440000 --database "postgres://postgres:cmc@127.0.0.1:5432/cmc_bench"
+	.build/release/cmc bench pattern --devices 440 --users 10,100 --iterations 50
+	.build/release/cmc bench pattern --devices 44000 --users 100 --iterations 50
 	.build/release/cmc bench ingest --mqtt "mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883"
 
 clean:

@@ -271,8 +271,11 @@ let package = Package(
         .executableTarget(
             name: "cmc",
             dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices", "MQTT", "CoAP", "DemoCity",
+                "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "CoAP", "DemoCity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
