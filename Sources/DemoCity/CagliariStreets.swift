@@ -73,6 +73,18 @@ extension Street {
     }
 }
 
+extension Array where Element == Street {
+    /// The street `metres` along these streets laid end to end, and how far along that street.
+    func locate(_ metres: Double) -> (street: Street, offset: Double) {
+        var left = Swift.max(0, metres)
+        for street in self {
+            if left <= street.length { return (street, left) }
+            left -= street.length
+        }
+        return (last!, last!.length)
+    }
+}
+
 enum Geo {
     static func distance(_ a: (lat: Double, lon: Double), _ b: (lat: Double, lon: Double)) -> Double {
         let r = 6_371_008.8, rad = Double.pi / 180

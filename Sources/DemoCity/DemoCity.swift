@@ -69,13 +69,7 @@ public struct DemoCity: Sendable {
             for k in 0..<counts[index] {
                 let at = spacing * (Double(k) + 0.5)
                 // Which street the stop is on, and how far along it: the civic number.
-                var left = at
-                var street = definition.streets[0]
-                for candidate in definition.streets {
-                    street = candidate
-                    if left <= candidate.length { break }
-                    left -= candidate.length
-                }
+                let (street, left) = definition.streets.locate(at)
                 let point = street.point(at: left)
                 var name = "\(street.name) \(max(1, Int(left / 8)))"
                 names[name, default: 0] += 1
@@ -140,13 +134,7 @@ public struct DemoCity: Sendable {
         var random = SplitMix64(seed: 2019)
         var carStations: [Place] = []
         for k in 0..<30 {
-            var left = network * (Double(k) + 0.3) / 30
-            var street = streets[0]
-            for candidate in streets {
-                street = candidate
-                if left <= candidate.length { break }
-                left -= candidate.length
-            }
+            let (street, left) = streets.locate(network * (Double(k) + 0.3) / 30)
             let point = street.point(at: left)
             carStations.append(Place(id: String(format: "cs-%02d", k + 1), name: "Car sharing \(street.name) \(max(1, Int(left / 8)))",
                                      lat: Self.round(point.lat + 0.0004), lon: Self.round(point.lon + 0.0004), capacity: 2 + Int(random.next() % 5), road: street.name))
@@ -173,12 +161,7 @@ public struct DemoCity: Sendable {
     /// Where a bus is `metres` along its line in `direction`.
     func position(line: Int, direction: Int, metres: Double) -> (lat: Double, lon: Double) {
         let line = lines[line]
-        let along = direction == 0 ? metres : line.length - metres
-        var left = max(0, min(line.length, along))
-        for street in line.streets {
-            if left <= street.length { return street.point(at: left) }
-            left -= street.length
-        }
-        return line.streets.last!.points.last!
+        let (street, offset) = line.streets.locate(min(line.length, direction == 0 ? metres : line.length - metres))
+        return street.point(at: offset)
     }
 }

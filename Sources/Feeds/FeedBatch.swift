@@ -58,3 +58,14 @@ public struct FeedError: Error, Sendable, CustomStringConvertible, Equatable {
 
     public var description: String { message }
 }
+
+extension Timestamp {
+    /// A time as feeds write it in JSON: seconds since 1970 (GBFS v2.3) or RFC 3339 (GBFS v3.0, most APIs).
+    init?(feedValue value: JSONValue?) {
+        switch value {
+        case .number(let seconds)?: self.init(seconds: seconds)
+        case .string(let text)?: self.init(parsing: text)
+        default: return nil
+        }
+    }
+}

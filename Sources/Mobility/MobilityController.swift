@@ -110,22 +110,23 @@ public struct MobilityController: Sendable {
         let visibleTo = DeviceAccess.visibility(caller)
         let now = Timestamp.now()
 
+        let found = try await devices.list(DeviceFilter(category: "parking", near: (point, radius), visibleTo: visibleTo, limit: limit))
+        let parkingLatest = try await readings.latest(devices: found.map(\.id))
         var parkings: [Parking] = []
-        for parking in try await devices.list(DeviceFilter(category: "parking", near: (point, radius), visibleTo: visibleTo, limit: limit)) {
+        for parking in found {
             guard let location = parking.location else { continue }
             var around: [(key: String, radius: Double, items: [Nearby])] = []
             for service in Self.services {
-                var items: [Nearby] = []
-                for device in try await devices.list(DeviceFilter(category: service.category, near: (location, service.radius), visibleTo: visibleTo, limit: 50)) {
-                    var item = Nearby(device: device, latest: try await readings.latest(device: device.id))
-                    if service.category == "bus_stop" {
-                        item.departures = timetables.departures(device: device.id, from: now, limit: departureCount)?.departures ?? []
-                    }
-                    items.append(item)
+                let nearby = try await devices.list(DeviceFilter(category: service.category, near: (location, service.radius), visibleTo: visibleTo, limit: 50))
+                // One query for the latest readings of the whole list.
+                let latest = try await readings.latest(devices: nearby.map(\.id))
+                let items = nearby.map { device in
+                    Nearby(device: device, latest: latest[device.id],
+                           departures: service.category == "bus_stop" ? timetables.departures(device: device.id, from: now, limit: departureCount)?.departures ?? [] : nil)
                 }
                 around.append((service.key, service.radius, items))
             }
-            parkings.append(Parking(parking: Nearby(device: parking, latest: try await readings.latest(device: parking.id)), around: around))
+            parkings.append(Parking(parking: Nearby(device: parking, latest: parkingLatest[parking.id]), around: around))
         }
         return .json(Answer(point: point, radius: radius, parkings: parkings))
     }

@@ -7,7 +7,8 @@ import NIOConcurrencyHelpers
 public final class Timetables: Sendable {
     struct Entry {
         var schedule: GTFSSchedule
-        var prefix: String
+        /// The feed's stop id of each bus-stop device, by the id the source registered it under.
+        var stops: [String: String]
     }
 
     private let entries = NIOLockedValueBox([String: Entry]())
@@ -15,7 +16,8 @@ public final class Timetables: Sendable {
     public init() {}
 
     func set(source: String, prefix: String, schedule: GTFSSchedule) {
-        entries.withLockedValue { $0[source] = Entry(schedule: schedule, prefix: prefix) }
+        let stops = Dictionary(schedule.stops.map { (DeviceID.make(prefix, $0.id), $0.id) }, uniquingKeysWith: { first, _ in first })
+        entries.withLockedValue { $0[source] = Entry(schedule: schedule, stops: stops) }
     }
 
     func remove(source: String) {
@@ -35,10 +37,7 @@ public final class Timetables: Sendable {
     /// The timetable and the feed's stop id behind a bus-stop device id, if any source has it.
     func stop(device: String) -> (schedule: GTFSSchedule, stop: String)? {
         entries.withLockedValue { entries in
-            for entry in entries.values where device.hasPrefix(entry.prefix + ":") {
-                let local = String(device.dropFirst(entry.prefix.count + 1))
-                if let stop = entry.schedule.stops.first(where: { DeviceID.local($0.id) == local }) { return (entry.schedule, stop.id) }
-            }
+            for entry in entries.values { if let stop = entry.stops[device] { return (entry.schedule, stop) } }
             return nil
         }
     }

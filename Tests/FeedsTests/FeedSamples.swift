@@ -1,15 +1,13 @@
+import CMCTesting
 import Foundation
 
-/// The shared sample feeds (`../shared/feeds` beside the project) and this target's own fixtures.
+/// The shared sample feeds and this target's own fixtures.
 enum FeedSamples {
     static let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static var shared: URL {
-        if let path = ProcessInfo.processInfo.environment["CMC_SHARED_FEEDS"] { return URL(fileURLWithPath: path) }
-        return project.deletingLastPathComponent().appendingPathComponent("shared/feeds")
-    }
+    static var shared: URL { SharedFeeds.directory }
 
-    static func data(_ path: String) throws -> Data { try Data(contentsOf: shared.appendingPathComponent(path)) }
+    static func data(_ path: String) throws -> Data { try SharedFeeds.data(path) }
 
     static func fixture(_ name: String) throws -> Data {
         try Data(contentsOf: project.appendingPathComponent("Tests/FeedsTests/Fixtures").appendingPathComponent(name))

@@ -8,11 +8,7 @@ import Testing
 /// The scheduler reading real feeds through the real readers into devices and history.
 @Suite("Persistence")
 struct PersistenceTests {
-    static let shared: URL = {
-        if let path = ProcessInfo.processInfo.environment["CMC_SHARED_FEEDS"] { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/feeds")
-    }()
+    static var shared: URL { SharedFeeds.directory }
 
     static func file(_ path: String) -> String { shared.appendingPathComponent(path).absoluteString }
 

@@ -22,21 +22,12 @@ public struct GBFSDocument: Sendable {
             let violations = schema.violations(of: value)
             if !violations.isEmpty { throw FeedError("\(file) fails the GBFS \(version) schema: \(violations.joined(separator: "; "))") }
         }
-        guard let updated = GBFSDocument.time(root["last_updated"]) else { throw FeedError("\(file): last_updated is not a time") }
+        guard let updated = Timestamp(feedValue: root["last_updated"]) else { throw FeedError("\(file): last_updated is not a time") }
         guard case .object(let body)? = root["data"] else { throw FeedError("\(file): data is missing") }
         self.file = file
         self.version = version
         self.lastUpdated = updated
         self.data = body
-    }
-
-    /// POSIX seconds (v2.3) or RFC 3339 (v3.0).
-    static func time(_ value: JSONValue?) -> Timestamp? {
-        switch value {
-        case .number(let seconds)?: Timestamp(seconds: seconds)
-        case .string(let text)?: Timestamp(parsing: text)
-        default: nil
-        }
     }
 
     func list(_ name: String) -> [[String: JSONValue]] {
@@ -143,7 +134,7 @@ public enum GBFSFeed {
                 }
                 values["availableByType"] = .object(byType)
             }
-            let time = GBFSDocument.time(item["last_reported"]) ?? document.lastUpdated
+            let time = Timestamp(feedValue: item["last_reported"]) ?? document.lastUpdated
             return Observation(device: id, time: time, values: values.compactMapValues { $0 })
         }
     }
@@ -165,7 +156,7 @@ public enum GBFSFeed {
             values["disabled"] = item["is_disabled"]
             values["rangeMeters"] = item["current_range_meters"]
             values["fuelPercent"] = item["current_fuel_percent"]
-            observations.append(Observation(device: id, time: GBFSDocument.time(item["last_reported"]) ?? document.lastUpdated,
+            observations.append(Observation(device: id, time: Timestamp(feedValue: item["last_reported"]) ?? document.lastUpdated,
                                             values: values.compactMapValues { $0 }))
         }
         return (devices, observations)

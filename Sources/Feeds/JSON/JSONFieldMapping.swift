@@ -67,7 +67,7 @@ public struct JSONFieldMapping: Codable, Sendable, Equatable {
             }
             var time = fetchedAt
             if let path = self.time {
-                guard let value = Self.lookup(path, in: item), let parsed = GBFSDocument.time(value) else {
+                guard let value = Self.lookup(path, in: item), let parsed = Timestamp(feedValue: value) else {
                     batch.skip("item without a valid \(path)")
                     continue
                 }
