@@ -8,10 +8,16 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 # (MQTT connector), libcoap3 with its coap-client (CoAP connector), zlib (GTFS zip archives), libxml2
 # (DATEX II XML through Foundation), sqlite3 (inspecting data files); Leaflet and its marker clusters
 # (the web map serves them from /usr/share/javascript), Chromium with its driver and Selenium (the
-# web map's tests in a real browser).
+# web map's tests in a real browser), wrk and siege (the benchmarks' HTTP ceilings and command
+# load, also run small by the tests).
 DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
 	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip \
-	libjs-leaflet libjs-leaflet.markercluster chromium chromium-driver python3-selenium
+	libjs-leaflet libjs-leaflet.markercluster chromium chromium-driver python3-selenium wrk siege
+
+# More load tools for the benchmarks (make bench): JMeter with its HTTP sampler for the user
+# pattern's test plan, and a JDK to compile bench/jmeter/CmcJMeter.java, which lets Debian's
+# JMeter 2.13 load plans with Debian's XStream.
+BENCH_PACKAGES := jmeter jmeter-http default-jdk-headless
 
 PG_URL ?= postgres://postgres:cmc@127.0.0.1:5432/cmc_test
 # The broker tests use, apart from the one `make run` starts on 1883.
@@ -22,7 +28,7 @@ CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?= change-me-now
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test portal-test deps build release postgres broker test-broker bench openapi-check clean
+.PHONY: run test portal-test deps build release postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -91,14 +97,74 @@ run: release broker
 	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD=$(CMC_ADMIN_PASSWORD) \
 		CMC_MQTT_URL="mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883" .build/release/cmc serve
 
-## Benchmarks: geo queries over 440,000 devices (SQLite, then PostgreSQL); MQTT and CoAP ingest.
-bench: release postgres broker
-	.build/release/cmc bench geo --devices 440000
+## Benchmarks (release build): the published evaluations' workloads beside this machine's
+## ceilings, figures and JSON in data/bench/, a chart in data/bench/pattern.svg; bench/RESULTS.md
+## keeps the latest ones. `make bench` is a reduced set (under ten minutes); `make bench-full`
+## the whole grid (440 to 440,000 devices, 10 to 10,000 users, both backends; about two hours).
+BENCH_DIR := data/bench
+BENCH_PG := postgres://postgres:cmc@127.0.0.1:5432/cmc_bench
+BENCH_MQTT = mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883
+CMC_BIN := .build/release/cmc
+
+bench-deps: deps
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+bench-db: postgres
 	@su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_bench"
-	.build/release/cmc bench geo --devices 440000 --database "postgres://postgres:cmc@127.0.0.1:5432/cmc_bench"
-	.build/release/cmc bench pattern --devices 440 --users 10,100 --iterations 50
-	.build/release/cmc bench pattern --devices 44000 --users 100 --iterations 50
-	.build/release/cmc bench ingest --mqtt "mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883"
+	@su postgres -c "psql -qAt -d cmc_bench -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
+
+bench: release broker bench-deps
+	@mkdir -p $(BENCH_DIR)
+	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --json $(BENCH_DIR)/pattern-440-sqlite.json
+	$(CMC_BIN) bench pattern --devices 44000 --users 100,1000 --iterations 50 --max-seconds 30 --json $(BENCH_DIR)/pattern-44000-sqlite.json
+	$(MAKE) --no-print-directory bench-db
+	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --database $(BENCH_PG) --json $(BENCH_DIR)/pattern-440-postgres.json
+	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --siege --json $(BENCH_DIR)/commands.json
+	$(CMC_BIN) bench ingest --mqtt "$(BENCH_MQTT)" --readings 50000 --coap-requests 1000
+	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
+	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=440 JMETER_USERS=100 JMETER_ITERATIONS=20
+
+bench-full: release broker bench-deps
+	@mkdir -p $(BENCH_DIR)
+	for devices in 440 4400 44000 440000; do \
+		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 \
+			--json $(BENCH_DIR)/pattern-$$devices-sqlite.json || exit 1; \
+		$(MAKE) --no-print-directory bench-db || exit 1; \
+		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 \
+			--database $(BENCH_PG) --json $(BENCH_DIR)/pattern-$$devices-postgres.json || exit 1; \
+	done
+	$(CMC_BIN) bench geo --devices 440000
+	$(MAKE) --no-print-directory bench-db
+	$(CMC_BIN) bench geo --devices 440000 --database $(BENCH_PG)
+	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --repetitions 10 --siege --json $(BENCH_DIR)/commands.json
+	$(CMC_BIN) bench ingest --mqtt "$(BENCH_MQTT)"
+	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
+	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=44000 JMETER_USERS=100 JMETER_ITERATIONS=50
+
+## The user pattern driven by Apache JMeter (bench/jmeter/cmc-pattern.jmx) against the benchmark
+## device set served by `cmc bench pattern --serve-port`; its summary from the results file.
+JMETER_DEVICES ?= 440
+JMETER_USERS ?= 100
+JMETER_ITERATIONS ?= 50
+JMETER_PORT ?= 8091
+JMETER_CP := /usr/share/jmeter/bin/ApacheJMeter.jar:/usr/share/jmeter/lib/*:/usr/share/jmeter/lib/ext/*
+bench-jmeter: release bench-deps
+	@mkdir -p $(BENCH_DIR)/jmeter-launcher
+	@javac -d $(BENCH_DIR)/jmeter-launcher -cp "$(JMETER_CP)" bench/jmeter/CmcJMeter.java
+	@rm -f $(BENCH_DIR)/jmeter.jtl
+	@$(CMC_BIN) bench pattern --devices $(JMETER_DEVICES) --serve-port $(JMETER_PORT) > $(BENCH_DIR)/jmeter-server.log 2>&1 & server=$$!; \
+	trap "kill $$server 2>/dev/null" EXIT INT TERM; \
+	for i in $$(seq 1 600); do grep -q serving $(BENCH_DIR)/jmeter-server.log && break; sleep 0.5; done; \
+	java -Djmeter.home=/usr/share/jmeter -cp "$(BENCH_DIR)/jmeter-launcher:$(JMETER_CP)" CmcJMeter \
+		-n -t bench/jmeter/cmc-pattern.jmx -Jport=$(JMETER_PORT) -Jusers=$(JMETER_USERS) -Jiterations=$(JMETER_ITERATIONS) \
+		-Jjmeter.save.saveservice.output_format=csv -Jjmeter.save.saveservice.print_field_names=true \
+		-l $(BENCH_DIR)/jmeter.jtl -j $(BENCH_DIR)/jmeter.log > /dev/null && \
+	/usr/bin/python3 bench/jmeter/summary.py $(BENCH_DIR)/jmeter.jtl
 
 clean:
 	rm -rf .build data

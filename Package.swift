@@ -296,6 +296,7 @@ let package = Package(
             path: "Tests/CMCTesting",
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "CMCCoreTests", dependencies: ["CMCTesting", "CMCCore"], swiftSettings: testSwiftSettings),
         serviceTests("Auth", extra: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")]),
         serviceTests("Users"),
         serviceTests("Apps"),

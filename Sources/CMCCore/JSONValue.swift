@@ -57,6 +57,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
 
     public static func decodeObject(_ text: String) -> [String: JSONValue] {
         if text == "{}" { return [:] }
-        return (try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))) ?? [:]
+        guard case .object(let object)? = try? JSONValue(parsing: text) else { return [:] }
+        return object
     }
 }

@@ -115,7 +115,7 @@ struct DeviceResources: Sendable {
         let readings: [Reading]
         do {
             guard !payload.isEmpty else { throw APIError.badRequest("empty payload: send {\"values\": {...}}") }
-            let input = try ReadingBatch.decode(payload, with: JSONDecoder())
+            let input = try ReadingBatch.decode(payload)
             readings = try ReadingValidation.readings(input.readings, for: device)
         } catch let error as DecodingError {
             let message = APIError(decoding: error).message

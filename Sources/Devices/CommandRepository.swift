@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 /// a command to reach a final status.
 public final class CommandRepository: Sendable {
     let database: any Database
-    private let waiters = NIOLockedValueBox([String: [CheckedContinuation<Void, Never>]]())
+    private let watches = NIOLockedValueBox([String: Watch]())
     static let columns = "id, device_id, name, params, status, result, requested_by, created_at, updated_at, expires_at"
 
     public init(database: any Database) { self.database = database }
@@ -23,39 +23,101 @@ public final class CommandRepository: Sendable {
         try await database.query("SELECT \(Self.columns) FROM device_commands WHERE id = $1", .text(id)).first.map(Self.decode)
     }
 
-    /// Moves a command on, never backwards: a late "delivered" does not undo an ack.
-    public func update(id: String, to status: Command.Status, result: JSONValue? = nil) async throws {
+    /// Moves a command on, never backwards: a late "delivered" does not undo an ack. With `device`,
+    /// only a command for that device moves (an answer names its device in its topic). Returns the
+    /// command as it now is, or nil when nothing moved.
+    @discardableResult
+    public func update(id: String, device: String? = nil, to status: Command.Status, result: JSONValue? = nil) async throws -> Command? {
         let from: [Command.Status] = status == .delivered ? [.pending] : [.pending, .delivered]
-        try await database.query(
-            "UPDATE device_commands SET status = $2, result = $3, updated_at = $4 WHERE id = $1 AND status IN (\(from.map { "'\($0.rawValue)'" }.joined(separator: ", ")))",
-            .text(id), .text(status.rawValue), .optional(result.map(Self.text)), .integer(Timestamp.now().microseconds)
-        )
-        if status.isFinal { wake(id) }
+        var binds: [SQLValue] = [.text(id), .text(status.rawValue), .optional(result.map(Self.text)), .integer(Timestamp.now().microseconds)]
+        if let device { binds.append(.text(device)) }
+        let updated = try await database.query(
+            "UPDATE device_commands SET status = $2, result = $3, updated_at = $4 WHERE id = $1 AND status IN (\(from.map { "'\($0.rawValue)'" }.joined(separator: ", ")))"
+                + (device == nil ? "" : " AND device_id = $5") + " RETURNING \(Self.columns)",
+            binds
+        ).first.map(Self.decode)
+        if status.isFinal, let updated { wake(id, with: updated) }
+        return updated
     }
 
-    /// Waits until the command is final or `deadline` passes.
-    func wait(id: String, until deadline: Timestamp) async throws -> Command? {
+    /// Runs `body` with the command watched: an answer arriving meanwhile is kept for `wait`.
+    func watching<Result: Sendable>(_ id: String, _ body: () async throws -> Result) async throws -> Result {
+        watches.withLockedValue { $0[id, default: Watch()].watchers += 1 }
+        defer {
+            watches.withLockedValue {
+                $0[id]?.watchers -= 1
+                if $0[id]?.watchers == 0 { $0[id] = nil }
+            }
+        }
+        return try await body()
+    }
+
+    /// Waits until the command is final or `deadline` passes; `current` spares reading it first.
+    func wait(id: String, until deadline: Timestamp, current: Command? = nil) async throws -> Command? {
+        // Watching starts before the first read, so an answer landing between that read and the
+        // wait below is handed over at once instead of at the next poll.
+        try await watching(id) { try await waitWatched(id: id, until: deadline, current: current) }
+    }
+
+    private func waitWatched(id: String, until deadline: Timestamp, current: Command?) async throws -> Command? {
+        if let final = watches.withLockedValue({ $0[id]?.final }) { return final }
+        let initial: Command?
+        if let current { initial = current.settled() } else { initial = try await find(id: id)?.settled() }
+        guard var command = initial else { return nil }
         while true {
-            guard let command = try await find(id: id)?.settled() else { return nil }
+            if let final = watches.withLockedValue({ $0[id]?.final }) { return final }
             let now = Timestamp.now()
             if command.status.isFinal || now >= deadline { return command }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    await withCheckedContinuation { waiter in self.waiters.withLockedValue { $0[id, default: []].append(waiter) } }
+                    await withCheckedContinuation { waiter in
+                        let final = self.watches.withLockedValue { watches -> Bool in
+                            if watches[id]?.final != nil { return true }
+                            watches[id]?.waiters.append(waiter)
+                            return false
+                        }
+                        if final { waiter.resume() }
+                    }
                 }
                 group.addTask {
-                    // Also a poll: an answer landing between the read above and the wait is not missed for long.
+                    // Also a poll: an answer recorded by another instance of the service wakes no one here.
                     try? await Task.sleep(for: .microseconds(min(deadline.microseconds - now.microseconds, 250_000)))
                 }
                 await group.next()
                 group.cancelAll()
-                self.wake(id)
+                self.release(id)
+            }
+            if watches.withLockedValue({ $0[id]?.final }) == nil {
+                guard let reread = try await find(id: id)?.settled() else { return nil }
+                command = reread
             }
         }
     }
 
-    private func wake(_ id: String) {
-        for waiter in waiters.withLockedValue({ $0.removeValue(forKey: id) ?? [] }) { waiter.resume() }
+    /// A final status never changes: the command as it ended is kept for the rest of the watch.
+    private func wake(_ id: String, with command: Command) {
+        let waiters = watches.withLockedValue { watches -> [CheckedContinuation<Void, Never>] in
+            guard watches[id] != nil else { return [] }
+            watches[id]!.final = command
+            defer { watches[id]!.waiters = [] }
+            return watches[id]!.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Resumes the waiters of a wait that ended by its poll.
+    private func release(_ id: String) {
+        let waiters = watches.withLockedValue { watches -> [CheckedContinuation<Void, Never>] in
+            defer { watches[id]?.waiters = [] }
+            return watches[id]?.waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private struct Watch {
+        var watchers = 0
+        var final: Command?
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     static func text(_ value: JSONValue) -> String {
@@ -68,7 +130,7 @@ public final class CommandRepository: Sendable {
         return Command(
             id: try row.string("id"), device: try row.string("device_id"), name: try row.string("name"),
             params: JSONValue.decodeObject(try row.string("params")), status: status,
-            result: row.optionalString("result").flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
+            result: row.optionalString("result").flatMap { try? JSONValue(parsing: $0) },
             requestedBy: try row.string("requested_by"),
             createdAt: Timestamp(microseconds: try row.int("created_at")), updatedAt: Timestamp(microseconds: try row.int("updated_at")),
             expiresAt: Timestamp(microseconds: try row.int("expires_at"))

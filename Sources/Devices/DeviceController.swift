@@ -81,9 +81,11 @@ public struct DeviceController: Sendable {
         return device
     }
 
-    /// Publishes the command and answers at once with its id; the device's answer comes later.
+    /// Publishes the command and answers at once with its id; the device's answer comes later, or,
+    /// with `?wait=true`, in this answer when it comes before the command's deadline.
     @Sendable func sendCommand(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Command> {
         let device = try await commandable(context)
+        let wait = try QueryParameters(request, allowed: ["wait"]).bool("wait") == true
         let body = try await request.decodeJSON(as: CommandRequest.self)
         guard let commands, let channel = channels[device.connector] else {
             throw APIError.badRequest("devices on connector \(device.connector) cannot receive commands", code: "no_command_channel")
@@ -94,15 +96,23 @@ public struct DeviceController: Sendable {
             requestedBy: try context.requirePrincipal().subject, createdAt: now, updatedAt: now,
             expiresAt: Timestamp(microseconds: now.microseconds + Int64(body.timeoutMs) * 1000)
         )
-        try await commands.insert(command)
-        do {
-            try await channel.send(command)
-            try await commands.update(id: command.id, to: .delivered)
-        } catch {
-            try await commands.update(id: command.id, to: .failed, result: .string("not sent: \(error)"))
-            throw Self.connectorUnavailable(device.connector, error)
+        let sent = command
+        // Watched from before it is sent: the device may answer before this request reads again.
+        let answered: Command? = try await commands.watching(command.id) {
+            try await commands.insert(sent)
+            let delivered: Command?
+            do {
+                try await channel.send(sent)
+                delivered = try await commands.update(id: sent.id, to: .delivered)
+            } catch {
+                try await commands.update(id: sent.id, to: .failed, result: .string("not sent: \(error)"))
+                throw Self.connectorUnavailable(device.connector, error)
+            }
+            guard wait else { return nil }
+            return try await commands.wait(id: sent.id, until: sent.expiresAt, current: delivered)
         }
-        command = try await commands.find(id: command.id) ?? command
+        if let answered, answered.status.isFinal { return JSONResponse(answered, status: .ok) }
+        command = try await commands.find(id: command.id)?.settled() ?? command
         return JSONResponse(command, status: .accepted)
     }
 

@@ -29,7 +29,11 @@ public final class MQTTCommands: CommandChannel, Service, Sendable {
         connection.succeed()
         await withTaskCancellationHandler {
             while let batch = await client.receive(limit: 500) {
-                for message in batch { await acknowledge(message) }
+                // Answers to different commands are independent: recorded together, their writes
+                // share commits.
+                await withTaskGroup(of: Void.self) { group in
+                    for message in batch { group.addTask { await self.acknowledge(message) } }
+                }
             }
         } onCancel: {
             client.disconnect()
@@ -57,7 +61,7 @@ public final class MQTTCommands: CommandChannel, Service, Sendable {
         var status = Command.Status.acked
         var result: JSONValue?
         if !message.payload.isEmpty {
-            guard let body = try? JSONDecoder().decode(JSONValue.self, from: Data(message.payload)) else {
+            guard let body = try? JSONValue(parsing: message.payload) else {
                 logger.warning("command acknowledgement is not JSON", metadata: ["command": "\(id)", "device": "\(device)"])
                 return
             }
@@ -70,8 +74,7 @@ public final class MQTTCommands: CommandChannel, Service, Sendable {
         }
         do {
             // Only the device the command was for can answer it.
-            guard let command = try await commands.find(id: id), command.device == device else { return }
-            try await commands.update(id: id, to: status, result: result)
+            try await commands.update(id: id, device: device, to: status, result: result)
         } catch {
             logger.error("recording a command acknowledgement failed", metadata: ["command": "\(id)", "error": "\(error)"])
         }

@@ -106,7 +106,6 @@ public final class MQTTIngest: Service, Sendable {
 
     /// Decodes and checks a batch; refusals are counted and logged here.
     func prepare(_ batch: [MQTTMessage]) async -> Prepared {
-        let decoder = JSONDecoder()
         var readings: [Reading] = []
         var known: [String: Device?] = [:]
         let now = ContinuousClock.now
@@ -135,7 +134,7 @@ public final class MQTTIngest: Service, Sendable {
                 continue
             }
             do {
-                let input = try ReadingBatch.decode(message.payload, with: decoder)
+                let input = try ReadingBatch.decode(message.payload)
                 readings += try ReadingValidation.readings(input.readings, for: device)
             } catch let error as DecodingError {
                 problems.record(.malformed, detail: "\(id): \(APIError(decoding: error).message)")

@@ -157,7 +157,9 @@ public struct Platform: Sendable {
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc"),
+            // A city's worth of clients may connect at once (a crowd opening the map, devices after an
+            // outage): a short accept queue would make them wait a SYN retry, a second or more.
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc", backlog: 4096),
             logger: logger
         )
     }

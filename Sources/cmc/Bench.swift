@@ -9,7 +9,7 @@ import NIOEmbedded
 import Platform
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks that print figures.", subcommands: [GeoBench.self, PatternBench.self, IngestBench.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks that print figures.", subcommands: [GeoBench.self, PatternBench.self, CommandsBench.self, IngestBench.self, BenchChart.self])
 }
 
 /// Registers the CMC evaluation's device set and times "devices of a category near a point",
@@ -113,7 +113,7 @@ struct GeoBench: AsyncParsableCommand {
         print("query                         count   median ms   p95 ms   p99 ms   mean ms")
         for (name, samples) in table {
             let s = Summary(samples)
-            print(String(format: "%-28@ %6d %11.3f %8.3f %8.3f %9.3f", name as NSString, samples.count, s.median * 1000, s.p95 * 1000, s.p99 * 1000, s.mean * 1000))
+            print(name.padded(28) + String(format: " %6d %11.3f %8.3f %8.3f %9.3f", samples.count, s.median * 1000, s.p95 * 1000, s.p99 * 1000, s.mean * 1000))
         }
         let ratio = Summary(scanned).median / Summary(indexed).median
         print(String(format: "\nindexed median is %.0fx faster than the full scan; mean %.1f devices per answer (limit %d); %d/%d answers differ from the scan",
@@ -135,6 +135,11 @@ struct DiscardingWriter: ResponseBodyWriter {
     var bytes = 0
     mutating func write(_ buffer: ByteBuffer) async throws { bytes += buffer.readableBytes }
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+extension String {
+    /// Left-aligned in a column (Foundation's `%-20@` does not pad on Linux).
+    func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
 
 struct Summary {

@@ -214,25 +214,3 @@ final class CollectingWriter: ResponseBodyWriter {
     func write(_ buffer: ByteBuffer) async throws { bytes += buffer.readableBytesView }
     func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
-
-/// External tools, waited for without holding a thread of the cooperative pool.
-enum Tools {
-    static func run(_ path: String, _ arguments: [String], input: Data?) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let pipe = input.map { _ in Pipe() }
-        if let pipe { process.standardInput = pipe }
-        let status: Int32 = try await withCheckedThrowingContinuation { done in
-            process.terminationHandler = { done.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { done.resume(throwing: error) }
-            if let pipe, let input {
-                pipe.fileHandleForWriting.write(input)
-                try? pipe.fileHandleForWriting.close()
-            }
-        }
-        guard status == 0 else { throw ValidationError("\(path) exited with \(status)") }
-    }
-}

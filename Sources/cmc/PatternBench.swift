@@ -19,7 +19,9 @@ struct PatternBench: AsyncParsableCommand {
     @Option(help: "Concurrent users, comma-separated for several runs.") var users = "10,100"
     @Option(help: "Times each user runs the pattern.") var iterations = 50
     @Option(help: "Database URL; a fresh SQLite file when omitted.") var database: String?
+    @Option(help: "Seconds after which a run's users start no new pattern (0: no limit).") var maxSeconds = 0.0
     @Option(help: "Write the figures as JSON to this file.") var json: String?
+    @Option(help: "Only serve the device set on this port until stopped, for another load tool (bench/jmeter/).") var servePort: Int?
 
     func run() async throws {
         let userCounts = try users.split(separator: ",").map { text -> Int in
@@ -28,7 +30,7 @@ struct PatternBench: AsyncParsableCommand {
         }
         try await withBenchDatabase(database) { url in
             var environment = try Environment(databaseURL: url)
-            environment.configuration.port = try freePort()
+            environment.configuration.port = try servePort ?? freePort()
             environment.configuration.coapPort = nil
             environment.configuration.mqttURL = nil
             environment.configuration.connectorsDirectory = nil
@@ -53,6 +55,34 @@ struct PatternBench: AsyncParsableCommand {
         let requestsPerSecond: Double
         let processCPUCores: Double
         let peakMemoryMB: Double
+        let patterns: Int
+    }
+
+    /// A pattern run beside the ceilings measured just before it.
+    struct Measurement: Encodable {
+        let backend: String
+        let devices: Int
+        let users: Int
+        let health: Run  // GET /health from the same client, same users
+        let pattern: Run
+        let wrkHealth: Wrk  // GET /health from wrk, a process of its own
+        let storageGeoQueriesPerSecond: Double  // the pattern's geo queries straight on the repository
+        var patternToHealth: Double { pattern.requestsPerSecond / max(health.requestsPerSecond, 1) }
+        var patternToWrk: Double { pattern.requestsPerSecond / max(wrkHealth.requestsPerSecond, 1) }
+
+        enum CodingKeys: String, CodingKey { case backend, devices, users, health, pattern, wrkHealth, storageGeoQueriesPerSecond, patternToHealth, patternToWrk }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(backend, forKey: .backend)
+            try c.encode(devices, forKey: .devices)
+            try c.encode(users, forKey: .users)
+            try c.encode(health, forKey: .health)
+            try c.encode(pattern, forKey: .pattern)
+            try c.encode(wrkHealth, forKey: .wrkHealth)
+            try c.encode(storageGeoQueriesPerSecond, forKey: .storageGeoQueriesPerSecond)
+            try c.encode(patternToHealth, forKey: .patternToHealth)
+            try c.encode(patternToWrk, forKey: .patternToWrk)
+        }
     }
 
     func measure(_ platform: Platform, port: Int, userCounts: [Int]) async throws {
@@ -70,6 +100,11 @@ struct PatternBench: AsyncParsableCommand {
             })
         }
 
+        if servePort != nil {
+            print("serving \(all.count) devices on http://127.0.0.1:\(port)/ until stopped")
+            fflush(nil)
+            return try await platform.application().runService()
+        }
         let server = Task { try await platform.application().run() }
         defer { server.cancel() }
         let base = "http://127.0.0.1:\(port)"
@@ -77,7 +112,7 @@ struct PatternBench: AsyncParsableCommand {
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: userCounts.max()!)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
-            try await drive(client, base: base, userCounts: userCounts, devices: all.count)
+            try await drive(client, platform: platform, base: base, userCounts: userCounts, devices: all.count)
             try await client.shutdown()
         } catch {
             try? await client.shutdown()
@@ -85,45 +120,91 @@ struct PatternBench: AsyncParsableCommand {
         }
     }
 
-    func drive(_ client: HTTPClient, base: String, userCounts: [Int], devices: Int) async throws {        for _ in 0..<100 {
+    func drive(_ client: HTTPClient, platform: Platform, base: String, userCounts: [Int], devices: Int) async throws {
+        for _ in 0..<100 {
             if (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)))?.status == .ok { break }
             try await Task.sleep(for: .milliseconds(100))
         }
 
-        var runs: [Run] = []
+        var measurements: [Measurement] = []
+        let deadline = maxSeconds > 0 ? Duration.milliseconds(Int64(maxSeconds * 1000)) : nil
         for userCount in userCounts {
             let requestsPerUser = iterations * 6
-            runs.append(try await load("GET /health (ceiling)", users: userCount, devices: devices) { _ in
+            let healthStart = ContinuousClock.now
+            let health = try await load("GET /health (ceiling)", users: userCount, devices: devices) { _ in
                 var samples: [(Double, Bool)] = []
-                for _ in 0..<requestsPerUser { samples.append(await Self.get(client, base + "/health")) }
-                return samples
-            })
+                for _ in 0..<requestsPerUser {
+                    if let deadline, ContinuousClock.now - healthStart > deadline { break }
+                    samples.append(await Self.get(client, base + "/health"))
+                }
+                return (samples, 0)
+            }
+            // wrk keeps one core for the server; beyond a thousand connections it measures itself.
+            let wrk = try await Wrk.measure(base + "/health", connections: min(userCount, 1000))
+            let storage = try await storageRate(platform, concurrency: min(userCount, 100))
             var random = SplitMix64(seed: 2019)
             let seeds = (0..<userCount).map { _ in random.next() }
-            runs.append(try await load("CMC user pattern", users: userCount, devices: devices) { user in
+            let iterations = self.iterations
+            let start = ContinuousClock.now
+            let pattern = try await load("CMC user pattern", users: userCount, devices: devices) { user in
                 var generator = SplitMix64(seed: seeds[user])
                 var samples: [(Double, Bool)] = []
-                for _ in 0..<iterations { samples += await Self.pattern(client, base, random: &generator) }
-                return samples
-            })
-            let ceiling = runs[runs.count - 2].requestsPerSecond, pattern = runs[runs.count - 1].requestsPerSecond
-            print(String(format: "  %d users: pattern %.0f requests/s = %.2f of the /health ceiling", userCount, pattern, pattern / max(ceiling, 1)))
+                var patterns = 0
+                for _ in 0..<iterations {
+                    if let deadline, ContinuousClock.now - start > deadline { break }
+                    samples += await Self.pattern(client, base, random: &generator)
+                    patterns += 1
+                }
+                return (samples, patterns)
+            }
+            let measurement = Measurement(backend: platform.database.dialect.rawValue, devices: devices, users: userCount, health: health,
+                                          pattern: pattern, wrkHealth: wrk, storageGeoQueriesPerSecond: storage)
+            measurements.append(measurement)
+            print(String(format: "  %d users: pattern %.0f requests/s = %.2f of GET /health from the same client (%.0f/s), %.2f of wrk's (%.0f/s); storage alone %.0f geo queries/s",
+                         userCount, pattern.requestsPerSecond, measurement.patternToHealth, health.requestsPerSecond,
+                         measurement.patternToWrk, wrk.requestsPerSecond, storage))
+            if pattern.patterns < userCount * iterations {
+                print("  (time bound: \(pattern.patterns) of \(userCount * iterations) patterns run)")
+            }
+            fflush(nil)
         }
 
         print("")
         print("workload                 devices  users  requests  failures  mean ms  median ms  p95 ms  p99 ms  max ms  req/s   CPU  peak MB")
-        for run in runs {
-            print(String(format: "%-24@ %7d %6d %9d %9d %8.2f %10.2f %7.2f %7.2f %7.1f %6.0f %5.2f %8.0f",
-                         run.workload as NSString, run.devices, run.users, run.requests, run.failures, run.meanMs, run.medianMs,
+        for run in measurements.flatMap({ [$0.health, $0.pattern] }) {
+            print(run.workload.padded(24) + String(format: " %7d %6d %9d %9d %8.2f %10.2f %7.2f %7.2f %7.1f %6.0f %5.2f %8.0f",
+                         run.devices, run.users, run.requests, run.failures, run.meanMs, run.medianMs,
                          run.p95Ms, run.p99Ms, run.maxMs, run.requestsPerSecond, run.processCPUCores, run.peakMemoryMB))
         }
         print("(CPU: cores used by this process, server and load generator together; memory: the process's peak resident size)")
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(runs).write(to: URL(fileURLWithPath: json))
+            try encoder.encode(measurements).write(to: URL(fileURLWithPath: json))
             print("figures written to \(json)")
         }
+    }
+
+    /// The pattern's geo queries ("category near the point within r") straight on the repository,
+    /// `concurrency` at a time for two seconds: what storage allows before HTTP and JSON.
+    func storageRate(_ platform: Platform, concurrency: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var city = BenchmarkCity(seed: UInt64(worker) &+ 7)
+                    var done = 0
+                    while ContinuousClock.now - start < .seconds(2) {
+                        let (category, _, radius) = BenchmarkCity.unit[done % BenchmarkCity.unit.count]
+                        _ = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (city.point(), radius), limit: 100))
+                        done += 1
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return Double(counts) / (ContinuousClock.now - start).seconds
     }
 
     /// Algorithm 1: a random point in the centre; parking within 500 m, one read; from it traffic
@@ -181,14 +262,18 @@ struct PatternBench: AsyncParsableCommand {
         }
     }
 
-    func load(_ workload: String, users: Int, devices: Int, _ user: @escaping @Sendable (Int) async -> [(Double, Bool)]) async throws -> Run {
+    func load(_ workload: String, users: Int, devices: Int, _ user: @escaping @Sendable (Int) async -> ([(Double, Bool)], patterns: Int)) async throws -> Run {
         let cpuBefore = processCPUSeconds()
         let start = ContinuousClock.now
-        let samples = await withTaskGroup(of: [(Double, Bool)].self) { group in
+        let (samples, patterns) = await withTaskGroup(of: ([(Double, Bool)], patterns: Int).self) { group in
             for index in 0..<users { group.addTask { await user(index) } }
             var all: [(Double, Bool)] = []
-            for await part in group { all += part }
-            return all
+            var patterns = 0
+            for await part in group {
+                all += part.0
+                patterns += part.patterns
+            }
+            return (all, patterns)
         }
         let wall = (ContinuousClock.now - start).seconds
         let times = samples.map(\.0)
@@ -196,7 +281,7 @@ struct PatternBench: AsyncParsableCommand {
         return Run(workload: workload, devices: devices, users: users, requests: samples.count, failures: samples.count { !$0.1 },
                    meanMs: summary.mean * 1000, medianMs: summary.median * 1000, p95Ms: summary.p95 * 1000, p99Ms: summary.p99 * 1000,
                    maxMs: (times.max() ?? 0) * 1000, requestsPerSecond: Double(samples.count) / wall,
-                   processCPUCores: (processCPUSeconds() - cpuBefore) / wall, peakMemoryMB: peakMemoryMB())
+                   processCPUCores: (processCPUSeconds() - cpuBefore) / wall, peakMemoryMB: peakMemoryMB(), patterns: patterns)
     }
 }
 

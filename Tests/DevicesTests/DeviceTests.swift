@@ -1,7 +1,7 @@
 import Auth
 import CMCCore
 import CMCTesting
-import Devices
+@testable import Devices
 import Platform
 import Foundation
 import Testing
@@ -264,6 +264,22 @@ struct DeviceJSONTests {
             let encoded = try JSONSerialization.jsonObject(with: try JSONCoding.encoder.encode(value)) as! NSDictionary
             #expect(direct == encoded)
             #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self))
+        }
+    }
+
+    @Test("a command's direct JSON is the same document as JSONEncoder's")
+    func commandSameAsEncoder() throws {
+        let now = Timestamp(microseconds: 1_700_000_000_123_456)
+        let answered = Command(id: "c-1", device: "gpio-1", name: "alarm", params: ["gpio": .number(17), "note": .string("ring \"twice\"")],
+                               status: .acked, result: .object(["done": .bool(true), "took": .number(0.25)]), requestedBy: "u1",
+                               createdAt: now, updatedAt: now, expiresAt: Timestamp(microseconds: now.microseconds + 30_000_000))
+        var pending = answered
+        pending.status = .pending
+        pending.result = nil
+        for command in [answered, pending] {
+            var writer = JSONWriter()
+            command.write(to: &writer)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: try JSONCoding.encoder.encode(command), as: UTF8.self))
         }
     }
 }

@@ -46,6 +46,9 @@ struct CommandTests {
             let expired = try await t.client.json(.get, "/devices/\(id)/commands/\(silent["id"] as! String)?wait=true", token: t.adminToken)
             #expect(expired["status"] as? String == "expired")
             #expect(ContinuousClock.now - started < .seconds(5))
+            let expiredAtOnce = try await t.client.json(.post, "/devices/\(id)/commands?wait=true", token: t.adminToken,
+                                                        body: ["name": "alarm", "timeoutMs": 300], expect: .ok)
+            #expect(expiredAtOnce["status"] as? String == "expired")
 
             let received = await listener.finished().output
             #expect(received.contains("cmc/devices/\(id)/commands/\(commandID) "))
@@ -93,6 +96,19 @@ struct SimulatorTests {
             let answered = try await t.client.json(.get, "/devices/\(id)/commands/\(sent["id"] as! String)?wait=true", token: t.adminToken)
             #expect(answered["status"] as? String == "acked")
             #expect((answered["result"] as? [String: Any])?["done"] as? String == "open")
+
+            // Sent and answered in one request, many at once.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        let waited = try await t.client.json(.post, "/devices/\(id)/commands?wait=true", token: t.adminToken,
+                                                             body: ["name": "alarm", "timeoutMs": 10_000], expect: .ok)
+                        #expect(waited["status"] as? String == "acked")
+                        #expect((waited["result"] as? [String: Any])?["done"] as? String == "alarm")
+                    }
+                }
+                try await group.waitForAll()
+            }
         }
     }
 }

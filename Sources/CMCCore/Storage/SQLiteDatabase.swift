@@ -3,9 +3,14 @@ import Logging
 import NIOCore
 import NIOPosix
 import Atomics
+import NIOConcurrencyHelpers
 import SQLiteNIO
 
 /// An embedded SQLite file in WAL mode: one writer connection behind a lock, several readers.
+///
+/// Single-statement writes that arrive while another is being committed are committed together,
+/// in one transaction and one fsync (group commit); each caller still hears of its own statement
+/// only once that transaction is durable.
 public final class SQLiteDatabase: Database {
     public let dialect = SQLDialect.sqlite
     public let path: String
@@ -13,6 +18,7 @@ public final class SQLiteDatabase: Database {
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()
     private let nextReader = ManagedAtomic<Int>(0)
+    private let pendingWrites = NIOLockedValueBox<[PendingWrite]>([])
 
     private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
         self.path = path
@@ -47,7 +53,68 @@ public final class SQLiteDatabase: Database {
             let index = nextReader.loadThenWrappingIncrement(ordering: .relaxed) % readers.count
             return try await Self.run(readers[index], sql, binds)
         }
-        return try await writeLock.withLock { try await Self.run(writer, sql, binds) }
+        let write = PendingWrite(sql: sql, binds: binds)
+        pendingWrites.withLockedValue { $0.append(write) }
+        return try await writeLock.withLock {
+            // Committed by the holder before us, with its own write: nothing left to do.
+            if let result = write.result { return try result.get() }
+            let batch = pendingWrites.withLockedValue { pending in
+                defer { pending = [] }
+                return pending
+            }
+            await commit(batch)
+            return try write.result!.get()
+        }
+    }
+
+    /// Writes queued while the writer was busy, each with its outcome once its transaction ended.
+    /// Only the holder of `writeLock` touches `result`.
+    private final class PendingWrite: @unchecked Sendable {
+        let sql: String
+        let binds: [SQLValue]
+        var result: Result<[SQLRow], any Error>?
+
+        init(sql: String, binds: [SQLValue]) {
+            self.sql = sql
+            self.binds = binds
+        }
+    }
+
+    /// Runs the batch in as few transactions as its failures allow: a failing statement ends its
+    /// transaction (SQLite may have rolled the whole of it back), the statements before it are
+    /// committed, and the rest go on in the next one.
+    private func commit(_ batch: [PendingWrite]) async {
+        guard batch.count > 1 else {
+            for write in batch {
+                do { write.result = .success(try await Self.run(writer, write.sql, write.binds)) } catch { write.result = .failure(error) }
+            }
+            return
+        }
+        var next = batch[...]
+        while !next.isEmpty {
+            var done: [PendingWrite] = []
+            do {
+                _ = try await Self.run(writer, "BEGIN IMMEDIATE", [])
+            } catch {
+                for write in next { write.result = .failure(error) }
+                return
+            }
+            while let write = next.popFirst() {
+                do {
+                    write.result = .success(try await Self.run(writer, write.sql, write.binds))
+                    done.append(write)
+                } catch {
+                    write.result = .failure(error)
+                    break
+                }
+            }
+            do {
+                _ = try await Self.run(writer, "COMMIT", [])
+            } catch {
+                _ = try? await Self.run(writer, "ROLLBACK", [])
+                for write in done { write.result = .failure(error) }
+            }
+        }
     }
 
     public func transaction<Result: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> Result) async throws -> Result {
@@ -100,23 +167,29 @@ public final class SQLiteDatabase: Database {
     }
 
     /// `$1` (shared with PostgreSQL) becomes `?1`, SQLite's explicitly numbered parameter.
+    /// Statements repeat, so conversions are remembered (a few hundred distinct texts at most).
     static func numberedPlaceholders(_ sql: String) -> String {
-        guard sql.contains("$") else { return sql }
-        var out = ""
-        out.reserveCapacity(sql.utf8.count)
-        var previous: Character = " "
+        guard sql.utf8.contains(UInt8(ascii: "$")) else { return sql }
+        if let known = converted.withLockedValue({ $0[sql] }) { return known }
+        var out = Array(sql.utf8)
         var inString = false
-        for character in sql {
-            if character == "'" { inString.toggle() }
-            if !inString, previous == "$", character.isNumber {
-                out.removeLast()
-                out.append("?")
+        for position in out.indices {
+            let byte = out[position]
+            if byte == UInt8(ascii: "'") { inString.toggle() }
+            if !inString, byte == UInt8(ascii: "$"), position + 1 < out.count,
+               out[position + 1] >= UInt8(ascii: "0"), out[position + 1] <= UInt8(ascii: "9") {
+                out[position] = UInt8(ascii: "?")
             }
-            out.append(character)
-            previous = character
         }
-        return out
+        let result = String(decoding: out, as: UTF8.self)
+        converted.withLockedValue { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache[sql] = result
+        }
+        return result
     }
+
+    private static let converted = NIOLockedValueBox([String: String]())
 
     static func data(_ value: SQLValue) -> SQLiteData {
         switch value {
