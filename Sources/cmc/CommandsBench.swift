@@ -38,18 +38,21 @@ struct CommandsBench: AsyncParsableCommand {
             environment.configuration.coapPort = nil
             environment.configuration.coapsPort = nil
             environment.configuration.mqttURL = mqtt
-            environment.configuration.mqttClientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
+            let clientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
+            environment.configuration.mqttClientID = clientID
             environment.configuration.connectorsDirectory = nil
             environment.configuration.logLevel = .critical
             environment.logger.logLevel = .critical
             let port = environment.configuration.port
             let options = self
-            try await environment.withPlatform { platform in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for service in platform.services { group.addTask { try await service.run() } }
-                    group.addTask { try await platform.application().run() }
-                    defer { group.cancelAll() }
-                    try await options.measure(platform, base: "http://127.0.0.1:\(port)", userCounts: userCounts)
+            try await withDiscardedSession(clientID, on: try MQTTEndpoint(url: mqtt)) {
+                try await environment.withPlatform { platform in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for service in platform.services { group.addTask { try await service.run() } }
+                        group.addTask { try await platform.application().run() }
+                        defer { group.cancelAll() }
+                        try await options.measure(platform, base: "http://127.0.0.1:\(port)", userCounts: userCounts)
+                    }
                 }
             }
         }

@@ -48,20 +48,9 @@ struct IngestBench: AsyncParsableCommand {
         print(String(format: "  broker alone (mosquitto_pub -> mosquitto_sub): %8.0f messages/s", raw))
         let coapRaw = try await options.rawCoAP()
 
-        // The ingest's session is persistent: left behind, the broker would queue every later
-        // reading for it. Connecting once with a clean session discards it.
-        let discardSession: @Sendable () async -> Void = {
-            guard let session = try? MQTTClient(clientID: clientID, cleanSession: true, endpoint: endpoint) else { return }
-            try? await session.connect()
-            session.disconnect()
-        }
-        do {
+        try await withDiscardedSession(clientID, on: endpoint) {
             try await measurePlatform(environment, endpoint: endpoint, raw: raw, coapRaw: coapRaw, coapPort: coapPort)
-        } catch {
-            await discardSession()
-            throw error
         }
-        await discardSession()
     }
 
     func measurePlatform(_ environment: Environment, endpoint: MQTTEndpoint, raw: Double, coapRaw: Double, coapPort: UInt16) async throws {

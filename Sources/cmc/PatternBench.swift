@@ -227,15 +227,6 @@ struct PatternBench: AsyncParsableCommand {
         return samples
     }
 
-    struct Found: Decodable {
-        struct Item: Decodable {
-            struct Point: Decodable { let lat: Double; let lon: Double }
-            let id: String
-            let location: Point
-        }
-        let devices: [Item]
-    }
-
     static func list(_ client: HTTPClient, _ base: String, _ category: String, _ lat: Double, _ lon: Double, _ radius: Double)
         async -> ([(id: String, lat: Double, lon: Double)], (Double, Bool)) {
         let start = ContinuousClock.now
@@ -244,8 +235,16 @@ struct PatternBench: AsyncParsableCommand {
             let body = try await response.body.collect(upTo: 16 << 20)
             let elapsed = (ContinuousClock.now - start).seconds
             guard response.status == .ok else { return ([], (elapsed, false)) }
-            let found = try JSONDecoder().decode(Found.self, from: Data(body.readableBytesView))
-            return (found.devices.map { ($0.id, $0.location.lat, $0.location.lon) }, (elapsed, true))
+            // The load generator shares the machine with the server: read only what the next step needs.
+            guard case .object(let page) = try JSONValue(parsing: body.readableBytesView), case .array(let devices)? = page["devices"] else {
+                return ([], (elapsed, false))
+            }
+            let found = devices.compactMap { device -> (id: String, lat: Double, lon: Double)? in
+                guard case .object(let fields) = device, case .string(let id)? = fields["id"], case .object(let location)? = fields["location"],
+                      let lat = location["lat"]?.number, let lon = location["lon"]?.number else { return nil }
+                return (id, lat, lon)
+            }
+            return (found, (elapsed, true))
         } catch {
             return ([], ((ContinuousClock.now - start).seconds, false))
         }
