@@ -5,6 +5,7 @@ import Devices
 import Foundation
 import History
 import Hummingbird
+import NIOCore
 import Logging
 import ServiceLifecycle
 import MQTT
@@ -160,6 +161,11 @@ public struct Platform: Sendable {
             // A city's worth of clients may connect at once (a crowd opening the map, devices after an
             // outage): a short accept queue would make them wait a SYN retry, a second or more.
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc", backlog: 4096),
+            onServerRunning: { channel in
+                // NIO accepts 4 connections per loop turn by default; under a crowd that leaves the
+                // accept queue overflowing while the loop serves requests.
+                try? await channel.setOption(ChannelOptions.maxMessagesPerRead, value: 256).get()
+            },
             logger: logger
         )
     }

@@ -6,6 +6,7 @@ import Foundation
 import History
 import Logging
 import Hummingbird
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Platform
@@ -20,6 +21,7 @@ struct PatternBench: AsyncParsableCommand {
     @Option(help: "Times each user runs the pattern.") var iterations = 50
     @Option(help: "Database URL; a fresh SQLite file when omitted.") var database: String?
     @Option(help: "Seconds after which a run's users start no new pattern (0: no limit).") var maxSeconds = 0.0
+    @Option(help: "Users started per second, as load tools ramp up (0: all at once).") var rampUp = 0.0
     @Option(help: "Write the figures as JSON to this file.") var json: String?
     @Option(help: "Only serve the device set on this port until stopped, for another load tool (bench/jmeter/).") var servePort: Int?
 
@@ -56,6 +58,7 @@ struct PatternBench: AsyncParsableCommand {
         let processCPUCores: Double
         let peakMemoryMB: Double
         let patterns: Int
+        let failureReasons: [String: Int]
     }
 
     /// A pattern run beside the ceilings measured just before it.
@@ -108,30 +111,23 @@ struct PatternBench: AsyncParsableCommand {
         let server = Task { try await platform.application().run() }
         defer { server.cancel() }
         let base = "http://127.0.0.1:\(port)"
-        var clientConfiguration = HTTPClient.Configuration()
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: userCounts.max()!)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        do {
-            try await drive(client, platform: platform, base: base, userCounts: userCounts, devices: all.count)
-            try await client.shutdown()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
+        try await drive(platform: platform, base: base, userCounts: userCounts, devices: all.count)
     }
 
-    func drive(_ client: HTTPClient, platform: Platform, base: String, userCounts: [Int], devices: Int) async throws {
+    func drive(platform: Platform, base: String, userCounts: [Int], devices: Int) async throws {
+        let probe = HTTPClient(eventLoopGroupProvider: .singleton)
         for _ in 0..<100 {
-            if (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)))?.status == .ok { break }
+            if (try? await probe.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)))?.status == .ok { break }
             try await Task.sleep(for: .milliseconds(100))
         }
+        try await probe.shutdown()
 
         var measurements: [Measurement] = []
         let deadline = maxSeconds > 0 ? Duration.milliseconds(Int64(maxSeconds * 1000)) : nil
         for userCount in userCounts {
             let requestsPerUser = iterations * 6
             let healthStart = ContinuousClock.now
-            let health = try await load("GET /health (ceiling)", users: userCount, devices: devices) { _ in
+            let health = try await load("GET /health (ceiling)", users: userCount, devices: devices) { _, client in
                 var samples: [(Double, Bool)] = []
                 for _ in 0..<requestsPerUser {
                     if let deadline, ContinuousClock.now - healthStart > deadline { break }
@@ -146,7 +142,7 @@ struct PatternBench: AsyncParsableCommand {
             let seeds = (0..<userCount).map { _ in random.next() }
             let iterations = self.iterations
             let start = ContinuousClock.now
-            let pattern = try await load("CMC user pattern", users: userCount, devices: devices) { user in
+            let pattern = try await load("CMC user pattern", users: userCount, devices: devices) { user, client in
                 var generator = SplitMix64(seed: seeds[user])
                 var samples: [(Double, Bool)] = []
                 var patterns = 0
@@ -177,6 +173,10 @@ struct PatternBench: AsyncParsableCommand {
                          run.p95Ms, run.p99Ms, run.maxMs, run.requestsPerSecond, run.processCPUCores, run.peakMemoryMB))
         }
         print("(CPU: cores used by this process, server and load generator together; memory: the process's peak resident size)")
+        for run in measurements.flatMap({ [$0.health, $0.pattern] }) where !run.failureReasons.isEmpty {
+            let reasons = run.failureReasons.sorted { $0.value > $1.value }.prefix(3).map { "\($0.value)× \($0.key)" }
+            print("failures of \(run.workload), \(run.users) users: \(reasons.joined(separator: "; "))")
+        }
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -234,7 +234,10 @@ struct PatternBench: AsyncParsableCommand {
             let response = try await client.execute(HTTPClientRequest(url: "\(base)/devices?category=\(category)&near=\(lat),\(lon)&radius=\(Int(radius))"), timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 16 << 20)
             let elapsed = (ContinuousClock.now - start).seconds
-            guard response.status == .ok else { return ([], (elapsed, false)) }
+            guard response.status == .ok else {
+                FailureReasons.shared.count("HTTP \(response.status.code)")
+                return ([], (elapsed, false))
+            }
             // The load generator shares the machine with the server: read only what the next step needs.
             guard case .object(let page) = try JSONValue(parsing: body.readableBytesView), case .array(let devices)? = page["devices"] else {
                 return ([], (elapsed, false))
@@ -246,6 +249,7 @@ struct PatternBench: AsyncParsableCommand {
             }
             return (found, (elapsed, true))
         } catch {
+            FailureReasons.shared.count("\(error)")
             return ([], ((ContinuousClock.now - start).seconds, false))
         }
     }
@@ -255,17 +259,33 @@ struct PatternBench: AsyncParsableCommand {
         do {
             let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 16 << 20)
+            if response.status != .ok { FailureReasons.shared.count("HTTP \(response.status.code)") }
             return ((ContinuousClock.now - start).seconds, response.status == .ok)
         } catch {
+            FailureReasons.shared.count("\(error)")
             return ((ContinuousClock.now - start).seconds, false)
         }
     }
 
-    func load(_ workload: String, users: Int, devices: Int, _ user: @escaping @Sendable (Int) async -> ([(Double, Bool)], patterns: Int)) async throws -> Run {
+    /// Each run starts from cold: a client of its own, so its users connect as they start, one
+    /// connection each, as a crowd of browsers would.
+    func load(_ workload: String, users: Int, devices: Int,
+              _ user: @escaping @Sendable (Int, HTTPClient) async -> ([(Double, Bool)], patterns: Int)) async throws -> Run {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: users)
+        configuration.timeout.connect = .seconds(30)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        FailureReasons.shared.reset()
         let cpuBefore = processCPUSeconds()
         let start = ContinuousClock.now
         let (samples, patterns) = await withTaskGroup(of: ([(Double, Bool)], patterns: Int).self) { group in
-            for index in 0..<users { group.addTask { await user(index) } }
+            let rampUp = self.rampUp
+            for index in 0..<users {
+                group.addTask {
+                    if rampUp > 0 { try? await Task.sleep(until: start + .milliseconds(Int64(Double(index) / rampUp * 1000)), clock: .continuous) }
+                    return await user(index, client)
+                }
+            }
             var all: [(Double, Bool)] = []
             var patterns = 0
             for await part in group {
@@ -275,12 +295,14 @@ struct PatternBench: AsyncParsableCommand {
             return (all, patterns)
         }
         let wall = (ContinuousClock.now - start).seconds
+        try? await client.shutdown()
         let times = samples.map(\.0)
         let summary = Summary(times)
         return Run(workload: workload, devices: devices, users: users, requests: samples.count, failures: samples.count { !$0.1 },
                    meanMs: summary.mean * 1000, medianMs: summary.median * 1000, p95Ms: summary.p95 * 1000, p99Ms: summary.p99 * 1000,
                    maxMs: (times.max() ?? 0) * 1000, requestsPerSecond: Double(samples.count) / wall,
-                   processCPUCores: (processCPUSeconds() - cpuBefore) / wall, peakMemoryMB: peakMemoryMB(), patterns: patterns)
+                   processCPUCores: (processCPUSeconds() - cpuBefore) / wall, peakMemoryMB: peakMemoryMB(), patterns: patterns,
+                   failureReasons: FailureReasons.shared.reset())
     }
 }
 
@@ -309,4 +331,15 @@ func freePort() throws -> Int {
     guard bound == 0 else { throw ValidationError("no free port") }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Why requests failed, by kind, for the report.
+final class FailureReasons: Sendable {
+    static let shared = FailureReasons()
+    private let counts = NIOLockedValueBox([String: Int]())
+
+    func count(_ reason: String) { counts.withLockedValue { $0[reason, default: 0] += 1 } }
+
+    @discardableResult
+    func reset() -> [String: Int] { counts.withLockedValue { counts in defer { counts = [:] }; return counts } }
 }
