@@ -121,7 +121,7 @@ bench-db: postgres
 bench: release broker bench-deps
 	@mkdir -p $(BENCH_DIR)
 	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --json $(BENCH_DIR)/pattern-440-sqlite.json
-	$(CMC_BIN) bench pattern --devices 44000 --users 100,1000 --iterations 50 --max-seconds 30 --json $(BENCH_DIR)/pattern-44000-sqlite.json
+	$(CMC_BIN) bench pattern --devices 44000 --users 100,1000 --iterations 50 --max-seconds 30 --ramp-up 1000 --json $(BENCH_DIR)/pattern-44000-sqlite.json
 	$(MAKE) --no-print-directory bench-db
 	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --database $(BENCH_PG) --json $(BENCH_DIR)/pattern-440-postgres.json
 	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --siege --json $(BENCH_DIR)/commands.json
@@ -132,10 +132,10 @@ bench: release broker bench-deps
 bench-full: release broker bench-deps
 	@mkdir -p $(BENCH_DIR)
 	for devices in 440 4400 44000 440000; do \
-		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 \
+		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
 			--json $(BENCH_DIR)/pattern-$$devices-sqlite.json || exit 1; \
 		$(MAKE) --no-print-directory bench-db || exit 1; \
-		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 \
+		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
 			--database $(BENCH_PG) --json $(BENCH_DIR)/pattern-$$devices-postgres.json || exit 1; \
 	done
 	$(CMC_BIN) bench geo --devices 440000

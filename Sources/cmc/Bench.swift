@@ -9,7 +9,7 @@ import NIOEmbedded
 import Platform
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks that print figures.", subcommands: [GeoBench.self, PatternBench.self, CommandsBench.self, IngestBench.self, BenchChart.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks that print figures.", subcommands: [GeoBench.self, PatternBench.self, CommandsBench.self, IngestBench.self, BenchChart.self, UserLoad.self])
 }
 
 /// Registers the CMC evaluation's device set and times "devices of a category near a point",

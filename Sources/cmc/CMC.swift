@@ -15,6 +15,29 @@ struct CMC: AsyncParsableCommand {
         subcommands: [Serve.self, Migrate.self, Admin.self, Token.self, Simulate.self, Demo.self, Bench.self],
         defaultSubcommand: Serve.self
     )
+
+    static func main() async {
+        raiseOpenFileLimit()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Every connection is a descriptor, and the usual soft limit (1,024) is far below a city's
+    /// devices and map users; the hard limit is what the administrator allows.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
 }
 
 /// Shared by every command that touches the database.

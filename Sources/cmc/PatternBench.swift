@@ -12,7 +12,9 @@ import NIOHTTP1
 import Platform
 
 /// The multimobility user pattern of the CMC-IoT evaluation (Lai et al., ICSOFT 2019, Algorithm 1)
-/// over HTTP on 127.0.0.1, beside the same client's rate on `GET /health` measured in the same run.
+/// over HTTP on 127.0.0.1, its users in a process of their own (`cmc bench users`), beside the
+/// ceilings measured in the same run: `GET /health` from the same users, from wrk, and the
+/// pattern's geo queries straight on storage.
 struct PatternBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pattern", abstract: "Replay the CMC-IoT multimobility user pattern.")
 
@@ -55,8 +57,10 @@ struct PatternBench: AsyncParsableCommand {
         let failures: Int
         let meanMs, medianMs, p95Ms, p99Ms, maxMs: Double
         let requestsPerSecond: Double
-        let processCPUCores: Double
-        let peakMemoryMB: Double
+        /// Of the server process alone: the users run in a process of their own.
+        let serverCPUCores: Double
+        let serverPeakMemoryMB: Double
+        let loadGeneratorCPUCores: Double
         let patterns: Int
         let failureReasons: [String: Int]
     }
@@ -126,33 +130,11 @@ struct PatternBench: AsyncParsableCommand {
         let deadline = maxSeconds > 0 ? Duration.milliseconds(Int64(maxSeconds * 1000)) : nil
         for userCount in userCounts {
             let requestsPerUser = iterations * 6
-            let healthStart = ContinuousClock.now
-            let health = try await load("GET /health (ceiling)", users: userCount, devices: devices) { _, client in
-                var samples: [(Double, Bool)] = []
-                for _ in 0..<requestsPerUser {
-                    if let deadline, ContinuousClock.now - healthStart > deadline { break }
-                    samples.append(await Self.get(client, base + "/health"))
-                }
-                return (samples, 0)
-            }
+            let health = try await users(.health, userCount, base: base, workload: "GET /health (ceiling)", devices: devices)
             // wrk keeps one core for the server; beyond a thousand connections it measures itself.
             let wrk = try await Wrk.measure(base + "/health", connections: min(userCount, 1000))
             let storage = try await storageRate(platform, concurrency: min(userCount, 100))
-            var random = SplitMix64(seed: 2019)
-            let seeds = (0..<userCount).map { _ in random.next() }
-            let iterations = self.iterations
-            let start = ContinuousClock.now
-            let pattern = try await load("CMC user pattern", users: userCount, devices: devices) { user, client in
-                var generator = SplitMix64(seed: seeds[user])
-                var samples: [(Double, Bool)] = []
-                var patterns = 0
-                for _ in 0..<iterations {
-                    if let deadline, ContinuousClock.now - start > deadline { break }
-                    samples += await Self.pattern(client, base, random: &generator)
-                    patterns += 1
-                }
-                return (samples, patterns)
-            }
+            let pattern = try await users(.pattern, userCount, base: base, workload: "CMC user pattern", devices: devices)
             let measurement = Measurement(backend: platform.database.dialect.rawValue, devices: devices, users: userCount, health: health,
                                           pattern: pattern, wrkHealth: wrk, storageGeoQueriesPerSecond: storage)
             measurements.append(measurement)
@@ -170,9 +152,9 @@ struct PatternBench: AsyncParsableCommand {
         for run in measurements.flatMap({ [$0.health, $0.pattern] }) {
             print(run.workload.padded(24) + String(format: " %7d %6d %9d %9d %8.2f %10.2f %7.2f %7.2f %7.1f %6.0f %5.2f %8.0f",
                          run.devices, run.users, run.requests, run.failures, run.meanMs, run.medianMs,
-                         run.p95Ms, run.p99Ms, run.maxMs, run.requestsPerSecond, run.processCPUCores, run.peakMemoryMB))
+                         run.p95Ms, run.p99Ms, run.maxMs, run.requestsPerSecond, run.serverCPUCores, run.serverPeakMemoryMB))
         }
-        print("(CPU: cores used by this process, server and load generator together; memory: the process's peak resident size)")
+        print("(CPU: cores the server used, of this machine's \(ProcessInfo.processInfo.activeProcessorCount); memory: the server's peak resident size; the users ran in a process of their own)")
         for run in measurements.flatMap({ [$0.health, $0.pattern] }) where !run.failureReasons.isEmpty {
             let reasons = run.failureReasons.sorted { $0.value > $1.value }.prefix(3).map { "\($0.value)× \($0.key)" }
             print("failures of \(run.workload), \(run.users) users: \(reasons.joined(separator: "; "))")
@@ -183,6 +165,23 @@ struct PatternBench: AsyncParsableCommand {
             try encoder.encode(measurements).write(to: URL(fileURLWithPath: json))
             print("figures written to \(json)")
         }
+    }
+
+    /// One run of `cmc bench users` (this binary) against the server in this process.
+    func users(_ kind: UserLoad.Workload, _ count: Int, base: String, workload: String, devices: Int) async throws -> Run {
+        let cpuBefore = processCPUSeconds()
+        let start = ContinuousClock.now
+        let output = try await Tools.output(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), [
+            "bench", "users", "--base", base, "--workload", kind.rawValue, "--users", "\(count)", "--iterations", "\(iterations)",
+            "--max-seconds", "\(maxSeconds)", "--ramp-up", "\(rampUp)",
+        ])
+        let wall = (ContinuousClock.now - start).seconds
+        let result = try JSONDecoder().decode(UserLoad.Result.self, from: Data(output.utf8))
+        return Run(workload: workload, devices: devices, users: count, requests: result.requests, failures: result.failures,
+                   meanMs: result.meanMs, medianMs: result.medianMs, p95Ms: result.p95Ms, p99Ms: result.p99Ms, maxMs: result.maxMs,
+                   requestsPerSecond: result.requestsPerSecond, serverCPUCores: (processCPUSeconds() - cpuBefore) / wall,
+                   serverPeakMemoryMB: peakMemoryMB(), loadGeneratorCPUCores: result.loadGeneratorCPUCores, patterns: result.patterns,
+                   failureReasons: result.failureReasons)
     }
 
     /// The pattern's geo queries ("category near the point within r") straight on the repository,
@@ -207,103 +206,6 @@ struct PatternBench: AsyncParsableCommand {
         return Double(counts) / (ContinuousClock.now - start).seconds
     }
 
-    /// Algorithm 1: a random point in the centre; parking within 500 m, one read; from it traffic
-    /// (500 m), bus stops (200 m), bike docks (500 m) and car sharing (300 m), one read of each.
-    static func pattern(_ client: HTTPClient, _ base: String, random: inout SplitMix64) async -> [(Double, Bool)] {
-        var samples: [(Double, Bool)] = []
-        let lat = BenchmarkCity.south + (BenchmarkCity.north - BenchmarkCity.south) * random.nextUnit()
-        let lon = BenchmarkCity.west + (BenchmarkCity.east - BenchmarkCity.west) * random.nextUnit()
-        let (parkings, sample) = await list(client, base, "parking", lat, lon, 500)
-        samples.append(sample)
-        guard !parkings.isEmpty else { return samples }
-        let parking = parkings[Int(random.next() % UInt64(parkings.count))]
-        samples.append(await get(client, "\(base)/history/\(parking.id)/latest"))
-        for (category, radius) in [("traffic", 500.0), ("bus_stop", 200), ("bikesharing", 500), ("carsharing", 300)] {
-            let (found, sample) = await list(client, base, category, parking.lat, parking.lon, radius)
-            samples.append(sample)
-            guard !found.isEmpty else { continue }
-            samples.append(await get(client, "\(base)/history/\(found[Int(random.next() % UInt64(found.count))].id)/latest"))
-        }
-        return samples
-    }
-
-    static func list(_ client: HTTPClient, _ base: String, _ category: String, _ lat: Double, _ lon: Double, _ radius: Double)
-        async -> ([(id: String, lat: Double, lon: Double)], (Double, Bool)) {
-        let start = ContinuousClock.now
-        do {
-            let response = try await client.execute(HTTPClientRequest(url: "\(base)/devices?category=\(category)&near=\(lat),\(lon)&radius=\(Int(radius))"), timeout: .seconds(30))
-            let body = try await response.body.collect(upTo: 16 << 20)
-            let elapsed = (ContinuousClock.now - start).seconds
-            guard response.status == .ok else {
-                FailureReasons.shared.count("HTTP \(response.status.code)")
-                return ([], (elapsed, false))
-            }
-            // The load generator shares the machine with the server: read only what the next step needs.
-            guard case .object(let page) = try JSONValue(parsing: body.readableBytesView), case .array(let devices)? = page["devices"] else {
-                return ([], (elapsed, false))
-            }
-            let found = devices.compactMap { device -> (id: String, lat: Double, lon: Double)? in
-                guard case .object(let fields) = device, case .string(let id)? = fields["id"], case .object(let location)? = fields["location"],
-                      let lat = location["lat"]?.number, let lon = location["lon"]?.number else { return nil }
-                return (id, lat, lon)
-            }
-            return (found, (elapsed, true))
-        } catch {
-            FailureReasons.shared.count("\(error)")
-            return ([], ((ContinuousClock.now - start).seconds, false))
-        }
-    }
-
-    static func get(_ client: HTTPClient, _ url: String) async -> (Double, Bool) {
-        let start = ContinuousClock.now
-        do {
-            let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
-            _ = try await response.body.collect(upTo: 16 << 20)
-            if response.status != .ok { FailureReasons.shared.count("HTTP \(response.status.code)") }
-            return ((ContinuousClock.now - start).seconds, response.status == .ok)
-        } catch {
-            FailureReasons.shared.count("\(error)")
-            return ((ContinuousClock.now - start).seconds, false)
-        }
-    }
-
-    /// Each run starts from cold: a client of its own, so its users connect as they start, one
-    /// connection each, as a crowd of browsers would.
-    func load(_ workload: String, users: Int, devices: Int,
-              _ user: @escaping @Sendable (Int, HTTPClient) async -> ([(Double, Bool)], patterns: Int)) async throws -> Run {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: users)
-        configuration.timeout.connect = .seconds(30)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        FailureReasons.shared.reset()
-        let cpuBefore = processCPUSeconds()
-        let start = ContinuousClock.now
-        let (samples, patterns) = await withTaskGroup(of: ([(Double, Bool)], patterns: Int).self) { group in
-            let rampUp = self.rampUp
-            for index in 0..<users {
-                group.addTask {
-                    if rampUp > 0 { try? await Task.sleep(until: start + .milliseconds(Int64(Double(index) / rampUp * 1000)), clock: .continuous) }
-                    return await user(index, client)
-                }
-            }
-            var all: [(Double, Bool)] = []
-            var patterns = 0
-            for await part in group {
-                all += part.0
-                patterns += part.patterns
-            }
-            return (all, patterns)
-        }
-        let wall = (ContinuousClock.now - start).seconds
-        try? await client.shutdown()
-        let times = samples.map(\.0)
-        let summary = Summary(times)
-        return Run(workload: workload, devices: devices, users: users, requests: samples.count, failures: samples.count { !$0.1 },
-                   meanMs: summary.mean * 1000, medianMs: summary.median * 1000, p95Ms: summary.p95 * 1000, p99Ms: summary.p99 * 1000,
-                   maxMs: (times.max() ?? 0) * 1000, requestsPerSecond: Double(samples.count) / wall,
-                   processCPUCores: (processCPUSeconds() - cpuBefore) / wall, peakMemoryMB: peakMemoryMB(), patterns: patterns,
-                   failureReasons: FailureReasons.shared.reset())
-    }
 }
 
 func processCPUSeconds() -> Double {
@@ -333,13 +235,3 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Why requests failed, by kind, for the report.
-final class FailureReasons: Sendable {
-    static let shared = FailureReasons()
-    private let counts = NIOLockedValueBox([String: Int]())
-
-    func count(_ reason: String) { counts.withLockedValue { $0[reason, default: 0] += 1 } }
-
-    @discardableResult
-    func reset() -> [String: Int] { counts.withLockedValue { counts in defer { counts = [:] }; return counts } }
-}
