@@ -123,6 +123,22 @@ struct GeoBench: AsyncParsableCommand {
     var environmentLogger: Logger { Logger(label: "cmc.bench") }
 }
 
+extension Environment {
+    /// A platform for a benchmark: HTTP on 127.0.0.1:`port`, no CoAP, no polled sources, MQTT
+    /// only when given; quiet, since cancelling the server at the end is the expected way out.
+    static func bench(databaseURL: String, port: Int, mqttURL: String? = nil) throws -> Environment {
+        var environment = try Environment(databaseURL: databaseURL)
+        environment.configuration.port = port
+        environment.configuration.coapPort = nil
+        environment.configuration.coapsPort = nil
+        environment.configuration.mqttURL = mqttURL
+        environment.configuration.connectorsDirectory = nil
+        environment.configuration.logLevel = .critical
+        environment.logger.logLevel = .critical
+        return environment
+    }
+}
+
 /// Runs `body` on the given database URL, or on a fresh SQLite file removed afterwards.
 func withBenchDatabase(_ database: String?, _ body: (String) async throws -> Void) async throws {
     if let database { return try await body(database) }

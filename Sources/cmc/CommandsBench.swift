@@ -33,16 +33,9 @@ struct CommandsBench: AsyncParsableCommand {
         guard (1...100).contains(devices), (1...1000).contains(repetitions) else { throw ValidationError("--devices from 1 to 100, --repetitions from 1 to 1000") }
         if siege, !Tools.isInstalled(Siege.path) { throw ValidationError("\(Siege.path) is missing: apt-get install siege (make bench installs it)") }
         try await withBenchDatabase(database) { url in
-            var environment = try Environment(databaseURL: url)
-            environment.configuration.port = try freePort()
-            environment.configuration.coapPort = nil
-            environment.configuration.coapsPort = nil
-            environment.configuration.mqttURL = mqtt
+            var environment = try Environment.bench(databaseURL: url, port: try freePort(), mqttURL: mqtt)
             let clientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
             environment.configuration.mqttClientID = clientID
-            environment.configuration.connectorsDirectory = nil
-            environment.configuration.logLevel = .critical
-            environment.logger.logLevel = .critical
             let port = environment.configuration.port
             let options = self
             try await withDiscardedSession(clientID, on: try MQTTEndpoint(url: mqtt)) {

@@ -33,14 +33,7 @@ struct PatternBench: AsyncParsableCommand {
             return n
         }
         try await withBenchDatabase(database) { url in
-            var environment = try Environment(databaseURL: url)
-            environment.configuration.port = try servePort ?? freePort()
-            environment.configuration.coapPort = nil
-            environment.configuration.mqttURL = nil
-            environment.configuration.connectorsDirectory = nil
-            // Cancelling the server at the end is the expected way out; nothing below critical is news here.
-            environment.configuration.logLevel = .critical
-            environment.logger.logLevel = .critical
+            let environment = try Environment.bench(databaseURL: url, port: try servePort ?? freePort())
             let port = environment.configuration.port
             let options = self
             try await environment.withPlatform { platform in
@@ -49,20 +42,29 @@ struct PatternBench: AsyncParsableCommand {
         }
     }
 
+    /// What the users measured, with what the server used meanwhile; one flat JSON object.
+    @dynamicMemberLookup
     struct Run: Encodable {
         let workload: String
         let devices: Int
         let users: Int
-        let requests: Int
-        let failures: Int
-        let meanMs, medianMs, p95Ms, p99Ms, maxMs: Double
-        let requestsPerSecond: Double
+        let load: UserLoad.Result
         /// Of the server process alone: the users run in a process of their own.
         let serverCPUCores: Double
         let serverPeakMemoryMB: Double
-        let loadGeneratorCPUCores: Double
-        let patterns: Int
-        let failureReasons: [String: Int]
+
+        subscript<Value>(dynamicMember field: KeyPath<UserLoad.Result, Value>) -> Value { load[keyPath: field] }
+
+        enum CodingKeys: String, CodingKey { case workload, devices, users, serverCPUCores, serverPeakMemoryMB }
+        func encode(to encoder: any Encoder) throws {
+            try load.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(workload, forKey: .workload)
+            try c.encode(devices, forKey: .devices)
+            try c.encode(users, forKey: .users)
+            try c.encode(serverCPUCores, forKey: .serverCPUCores)
+            try c.encode(serverPeakMemoryMB, forKey: .serverPeakMemoryMB)
+        }
     }
 
     /// A pattern run beside the ceilings measured just before it.
@@ -127,9 +129,7 @@ struct PatternBench: AsyncParsableCommand {
         try await probe.shutdown()
 
         var measurements: [Measurement] = []
-        let deadline = maxSeconds > 0 ? Duration.milliseconds(Int64(maxSeconds * 1000)) : nil
         for userCount in userCounts {
-            let requestsPerUser = iterations * 6
             let health = try await users(.health, userCount, base: base, workload: "GET /health (ceiling)", devices: devices)
             // wrk keeps one core for the server; beyond a thousand connections it measures itself.
             let wrk = try await Wrk.measure(base + "/health", connections: min(userCount, 1000))
@@ -177,11 +177,8 @@ struct PatternBench: AsyncParsableCommand {
         ])
         let wall = (ContinuousClock.now - start).seconds
         let result = try JSONDecoder().decode(UserLoad.Result.self, from: Data(output.utf8))
-        return Run(workload: workload, devices: devices, users: count, requests: result.requests, failures: result.failures,
-                   meanMs: result.meanMs, medianMs: result.medianMs, p95Ms: result.p95Ms, p99Ms: result.p99Ms, maxMs: result.maxMs,
-                   requestsPerSecond: result.requestsPerSecond, serverCPUCores: (processCPUSeconds() - cpuBefore) / wall,
-                   serverPeakMemoryMB: peakMemoryMB(), loadGeneratorCPUCores: result.loadGeneratorCPUCores, patterns: result.patterns,
-                   failureReasons: result.failureReasons)
+        return Run(workload: workload, devices: devices, users: count, load: result,
+                   serverCPUCores: (processCPUSeconds() - cpuBefore) / wall, serverPeakMemoryMB: peakMemoryMB())
     }
 
     /// The pattern's geo queries ("category near the point within r") straight on the repository,

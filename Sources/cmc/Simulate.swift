@@ -45,11 +45,16 @@ struct SimulatedDevice: AsyncParsableCommand {
             }
             group.addTask {
                 while let batch = await client.receive(limit: 100) {
-                    for message in batch where !message.topic.hasSuffix("/ack") {
-                        let command = (try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any]) ?? [:]
-                        let name = command["name"] as? String ?? "?"
-                        let answer = failCommands ? #"{"ok":false,"error":"simulated failure"}"# : #"{"ok":true,"result":{"done":"\#(name)","device":"\#(id)"}}"#
-                        try await client.publish(message.topic + "/ack", payload: Array(answer.utf8), qos: 1)
+                    // Answers go out together, as a device with many commands at once would send
+                    // them, rather than each waiting for the broker's receipt of the one before.
+                    try await withThrowingTaskGroup(of: Void.self) { answers in
+                        for message in batch where !message.topic.hasSuffix("/ack") {
+                            var name = "?"
+                            if case .object(let command)? = try? JSONValue(parsing: message.payload), case .string(let given)? = command["name"] { name = given }
+                            let answer = failCommands ? #"{"ok":false,"error":"simulated failure"}"# : #"{"ok":true,"result":{"done":"\#(name)","device":"\#(id)"}}"#
+                            answers.addTask { try await client.publish(message.topic + "/ack", payload: Array(answer.utf8), qos: 1) }
+                        }
+                        try await answers.waitForAll()
                     }
                 }
             }
