@@ -28,7 +28,7 @@ struct BenchChart: AsyncParsableCommand {
     }
 
     static func svg(_ points: [Point]) -> String {
-        let width = 760.0, height = 440.0, left = 70.0, right = 220.0, top = 40.0, bottom = 60.0
+        let width = 780.0, height = 440.0, left = 90.0, right = 220.0, top = 40.0, bottom = 60.0
         let users = Set(points.map(\.users)).sorted()
         let values = points.flatMap { [$0.pattern.meanMs, $0.pattern.p99Ms] }.filter { $0 > 0 }
         // Logarithmic on both axes: users grow tenfold, so do response times.
@@ -36,7 +36,7 @@ struct BenchChart: AsyncParsableCommand {
         let minUsers = Double(users.first!), maxUsers = Double(max(users.last!, users.first! * 10))
         func x(_ u: Int) -> Double { left + (width - left - right) * (log10(Double(u)) - log10(minUsers)) / max(log10(maxUsers) - log10(minUsers), 1e-9) }
         func y(_ ms: Double) -> Double { top + (height - top - bottom) * (1 - (log10(max(ms, low)) - log10(low)) / max(log10(high) - log10(low), 1e-9)) }
-        let colours = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8c564b", "#444444"]
+        let colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
@@ -56,7 +56,7 @@ struct BenchChart: AsyncParsableCommand {
         }
         svg += ##"<text x="\##((left + width - right) / 2)" y="\##(height - 15)" text-anchor="middle">concurrent users</text>"## + "\n"
 
-        let series = Dictionary(grouping: points) { "\($0.devices) devices, \($0.backend)" }
+        let series = Dictionary(grouping: points) { "\(grouped($0.devices)) devices, \($0.backend)" }
         let names = series.keys.sorted { (series[$0]![0].devices, $0) < (series[$1]![0].devices, $1) }
         for (index, name) in names.enumerated() {
             let line = series[name]!.sorted { $0.users < $1.users }
@@ -74,6 +74,12 @@ struct BenchChart: AsyncParsableCommand {
             svg += ##"<text x="\##(width - right + 46)" y="\##(ly + 4)">\##(name)</text>"## + "\n"
         }
         return svg + "</svg>\n"
+    }
+
+    /// 440000 as "440,000".
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        return String(digits.enumerated().flatMap { index, digit in (index > 0 && (digits.count - index) % 3 == 0 ? [","] : []) + [digit] })
     }
 
     static func format(_ value: Double) -> String {
