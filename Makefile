@@ -114,9 +114,12 @@ bench-deps: deps
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# A fresh benchmark database, before each PostgreSQL run.
+BENCH_DB_RESET := su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_bench" && \
+	su postgres -c "psql -qAt -d cmc_bench -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
+
 bench-db: postgres
-	@su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_bench"
-	@su postgres -c "psql -qAt -d cmc_bench -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
+	@$(BENCH_DB_RESET)
 
 bench: release broker bench-deps
 	@mkdir -p $(BENCH_DIR)
@@ -129,12 +132,12 @@ bench: release broker bench-deps
 	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
 	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=440 JMETER_USERS=100 JMETER_ITERATIONS=20
 
-bench-full: release broker bench-deps
+bench-full: release broker postgres bench-deps
 	@mkdir -p $(BENCH_DIR)
 	for devices in 440 4400 44000 440000; do \
 		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
 			--json $(BENCH_DIR)/pattern-$$devices-sqlite.json || exit 1; \
-		$(MAKE) --no-print-directory bench-db || exit 1; \
+		$(BENCH_DB_RESET) || exit 1; \
 		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
 			--database $(BENCH_PG) --json $(BENCH_DIR)/pattern-$$devices-postgres.json || exit 1; \
 	done
