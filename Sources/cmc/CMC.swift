@@ -59,20 +59,26 @@ struct Environment {
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         let configuration = self.configuration
         let logger = self.logger
-        let result = try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask { try await database.run(); return nil }
-            group.addTask {
-                let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
-                return try await body(platform)
-            }
-            defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if let next { return next }
-            }
-            throw CancellationError()
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask { try await database.run(); return nil }
+                group.addTask {
+                    let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
+                    return try await body(platform)
+                }
+                defer { group.cancelAll() }
+                while let next = try await group.next() {
+                    if let next { return next }
+                }
+                throw CancellationError()
+            })
+        } catch {
+            outcome = .failure(error)
         }
-        try await database.close()
-        return result
+        // Closed on failure too: the error is what the user must see.
+        try? await database.close()
+        return try outcome.get()
     }
 }
 
