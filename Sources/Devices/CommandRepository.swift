@@ -1,5 +1,7 @@
 import CMCCore
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// The commands table, with the same SQL on SQLite and PostgreSQL, and the requests waiting for
 /// a command to reach a final status.
@@ -68,25 +70,25 @@ public final class CommandRepository: Sendable {
             if let final = watches.withLockedValue({ $0[id]?.final }) { return final }
             let now = Timestamp.now()
             if command.status.isFinal || now >= deadline { return command }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    await withCheckedContinuation { waiter in
-                        let final = self.watches.withLockedValue { watches -> Bool in
-                            if watches[id]?.final != nil { return true }
-                            watches[id]?.waiters.append(waiter)
-                            return false
-                        }
-                        if final { waiter.resume() }
-                    }
+            var poll: Scheduled<Void>?
+            await withCheckedContinuation { waiter in
+                let final = self.watches.withLockedValue { watches -> Bool in
+                    if watches[id]?.final != nil { return true }
+                    watches[id]?.waiters.append(waiter)
+                    return false
                 }
-                group.addTask {
-                    // Also a poll: an answer recorded by another instance of the service wakes no one here.
-                    try? await Task.sleep(for: .microseconds(min(deadline.microseconds - now.microseconds, 250_000)))
+                if final {
+                    waiter.resume()
+                } else {
+                    // Also a poll, set once waiting: an answer recorded by another instance of the
+                    // service wakes no one here. A timer on an event loop costs less than a task
+                    // sleeping beside each waiting request.
+                    let interval = max(0, min(deadline.microseconds - now.microseconds, 250_000))
+                    poll = Self.timers.any().scheduleTask(in: .microseconds(interval)) { self.release(id) }
                 }
-                await group.next()
-                group.cancelAll()
-                self.release(id)
             }
+            poll?.cancel()
+            try Task.checkCancellation()
             if watches.withLockedValue({ $0[id]?.final }) == nil {
                 guard let reread = try await find(id: id)?.settled() else { return nil }
                 command = reread
@@ -113,6 +115,8 @@ public final class CommandRepository: Sendable {
         }
         for waiter in waiters { waiter.resume() }
     }
+
+    private static let timers = MultiThreadedEventLoopGroup.singleton
 
     private struct Watch {
         var watchers = 0
