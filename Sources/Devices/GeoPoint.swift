@@ -21,8 +21,9 @@ public struct GeoPoint: Codable, Sendable, Hashable {
         try self.init(lat: try container.decode(Double.self, forKey: .lat), lon: try container.decode(Double.self, forKey: .lon))
     }
 
-    /// Mean Earth radius as PostGIS uses for spherical distances, so both backends agree.
-    static let earthRadius = 6_370_986.0
+    /// WGS 84's mean radius, (2a + b) / 3: the sphere PostGIS's `geography` measures on when asked
+    /// for spherical distances, so both backends give the same metres.
+    static let earthRadius = 6_371_008.7714
 
     /// Great-circle distance in metres (haversine).
     public func distance(to other: GeoPoint) -> Double {

@@ -64,7 +64,10 @@ public struct Platform: Sendable {
         let readings: any ReadingRepository
         switch database.dialect {
         case .sqlite:
-            deviceRepository = SQLiteDeviceRepository(database: database)
+            let devices = SQLiteDeviceRepository(database: database)
+            // At start rather than in the first "near" request, which would wait for it.
+            try await devices.loadGrid()
+            deviceRepository = devices
             readings = SQLiteReadingRepository(database: database)
         case .postgres:
             deviceRepository = PostgresDeviceRepository(database: database)

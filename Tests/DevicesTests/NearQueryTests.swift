@@ -1,0 +1,124 @@
+import CMCCore
+import CMCTesting
+import Devices
+import Foundation
+import Testing
+
+/// "Near" answers straight from the repository, checked against distances computed here.
+@Suite("Near queries")
+struct NearQueryTests {
+    static func repository(_ database: any Database) async throws -> any DeviceRepository {
+        try await Migrations(directory: TestBackend.migrationsDirectory, dialect: database.dialect).apply(to: database, logger: TestBackend.logger)
+        return database.dialect == .sqlite ? SQLiteDeviceRepository(database: database) : PostgresDeviceRepository(database: database)
+    }
+
+    static func device(_ id: String, _ category: String, _ lat: Double?, _ lon: Double?, owner: String = "city", public isPublic: Bool = true,
+                       connector: String = "http") throws -> Device {
+        let now = Timestamp(microseconds: 1_700_000_000_000_000)
+        return Device(id: id, category: category, connector: connector, location: try lat.map { try GeoPoint(lat: $0, lon: lon!) },
+                      nickname: nil, public: isPublic, metadata: ["n": .number(1)], ownerID: owner, createdAt: now, updatedAt: now)
+    }
+
+    /// What every backend must answer, computed from the devices themselves.
+    static func expected(_ devices: [Device], _ filter: DeviceFilter, point: GeoPoint, radius: Double) -> [String] {
+        devices.filter { device in
+            guard let location = device.location, point.distance(to: location) <= radius else { return false }
+            if let category = filter.category, device.category != category { return false }
+            if let connector = filter.connector, device.connector != connector { return false }
+            if let user = filter.visibleTo, !device.public, device.ownerID != user { return false }
+            return true
+        }
+        .sorted { (point.distance(to: $0.location!), $0.id) < (point.distance(to: $1.location!), $1.id) }
+        .prefix(filter.limit).map(\.id)
+    }
+
+    @Test("every write shows in the next near answer, and a restart answers the same", arguments: TestBackend.all)
+    func writesShow(backend: TestBackend) async throws {
+        try await backend.withDatabase { database in
+            let repository = try await Self.repository(database)
+            let here = try GeoPoint(lat: 39.2238, lon: 9.1217)
+            func near(_ category: String, _ repository: any DeviceRepository = repository) async throws -> [String] {
+                try await repository.list(DeviceFilter(category: category, near: (here, 200))).map(\.id)
+            }
+            try await repository.insert(contentsOf: [
+                try Self.device("a", "parking", 39.2238, 9.1217), try Self.device("b", "parking", 39.2242, 9.1217),
+                try Self.device("c", "bus_stop", 39.2239, 9.1218),
+            ])
+            #expect(try await near("parking") == ["a", "b"])
+
+            try await repository.insert(try Self.device("d", "parking", 39.2240, 9.1217))
+            #expect(try await near("parking") == ["a", "d", "b"])
+            try await repository.update(try Self.device("b", "parking", 39.30, 9.20))  // moved away
+            #expect(try await near("parking") == ["a", "d"])
+            try await repository.update(try Self.device("a", "bus_stop", 39.2238, 9.1217))  // another category
+            #expect(try await near("parking") == ["d"])
+            #expect(try await near("bus_stop") == ["a", "c"])
+            try await repository.update(try Self.device("c", "bus_stop", nil, nil))  // position removed
+            #expect(try await near("bus_stop") == ["a"])
+            #expect(try await repository.delete(id: "a"))
+            #expect(try await near("bus_stop") == [])
+            try await repository.update(try Self.device("ghost", "parking", 39.2238, 9.1217))  // never registered
+            #expect(try await near("parking") == ["d"])
+            await #expect(throws: (any Error).self) { try await repository.insert(try Self.device("d", "parking", 39.2238, 9.1217)) }
+            #expect(try await near("parking") == ["d"])
+            let answer = try await repository.list(DeviceFilter(category: "parking", near: (here, 200)))
+            #expect(answer.first?.metadata == ["n": .number(1)] && answer.first?.credentials == nil)
+
+            // Another repository over the same file, as after a restart.
+            let restarted = try await Self.repository(database)
+            #expect(try await near("parking", restarted) == ["d"])
+            #expect(try await near("bus_stop", restarted) == [])
+            try await restarted.update(try Self.device("b", "parking", 39.2238, 9.1218))
+            #expect(try await near("parking", restarted) == ["b", "d"])
+        }
+    }
+
+    @Test("answers match true distances at every radius, with filters, pages and the antimeridian", arguments: TestBackend.all)
+    func matchesDistances(backend: TestBackend) async throws {
+        try await backend.withDatabase { database in
+            let repository = try await Self.repository(database)
+            var random = SplitMix64(seed: 11)
+            var devices: [Device] = []
+            for index in 0..<600 {
+                // A city centre, its outskirts, and a few devices either side of the antimeridian.
+                let (lat, lon): (Double, Double) = switch index % 10 {
+                case 0: (-16.5 + random.nextUnit() * 0.02, index % 20 == 0 ? 179.99 + random.nextUnit() * 0.0099 : -179.9999 + random.nextUnit() * 0.0099)
+                case 1, 2: (39.0 + random.nextUnit() * 0.5, 8.8 + random.nextUnit() * 0.6)
+                default: (39.20 + random.nextUnit() * 0.05, 9.08 + random.nextUnit() * 0.07)
+                }
+                devices.append(try Self.device("d\(index)", ["parking", "bus_stop", "traffic"][index % 3], lat, lon,
+                                               owner: ["city", "ana", "bob"][index % 5 % 3], public: index % 4 != 0,
+                                               connector: index % 7 == 0 ? "mqtt" : "http"))
+            }
+            try await repository.insert(contentsOf: devices)
+            let points = [try GeoPoint(lat: 39.2238, lon: 9.1217), try GeoPoint(lat: 39.21, lon: 9.13), try GeoPoint(lat: -16.49, lon: 179.999)]
+            for point in points {
+                for radius in [30.0, 250, 1_500, 40_000, 25_000_000] {
+                    for filter in [
+                        DeviceFilter(category: "bus_stop", limit: 1000), DeviceFilter(limit: 25),
+                        DeviceFilter(category: "parking", connector: "mqtt", limit: 1000), DeviceFilter(visibleTo: "ana", limit: 1000),
+                    ] {
+                        var query = filter
+                        query.near = (point, radius)
+                        let answer = try await repository.list(query)
+                        #expect(answer.map(\.id) == Self.expected(devices, filter, point: point, radius: radius),
+                                "\(point) \(radius) m \(filter.category ?? "-") \(filter.connector ?? "-") \(filter.visibleTo ?? "-")")
+                        for device in answer {
+                            #expect(abs(device.distance! - point.distance(to: device.location!)) < 0.5)
+                        }
+                    }
+                }
+            }
+            // Pages of 7 by the distance cursor add up to the whole answer.
+            let point = points[0]
+            var pages: [String] = []
+            var after: DeviceCursor?
+            repeat {
+                let page = try await repository.list(DeviceFilter(category: "traffic", near: (point, 3_000), limit: 7, after: after))
+                pages += page.map(\.id)
+                after = page.count == 7 ? .distance(page.last!.distance!, page.last!.id) : nil
+            } while after != nil
+            #expect(pages == Self.expected(devices, DeviceFilter(category: "traffic", limit: 1000), point: point, radius: 3_000))
+        }
+    }
+}

@@ -1,0 +1,2 @@
+-- SQLite answers "near" queries from memory from this version on; PostgreSQL keeps its PostGIS
+-- index (005), so nothing changes here: the file keeps both backends' versions alike.
