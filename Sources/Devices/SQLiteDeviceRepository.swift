@@ -54,7 +54,10 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
 
     func listNear(_ filter: DeviceFilter, point: GeoPoint, radius: Double) async throws -> [Device] {
         try await loadGrid()
-        return grid.withLockedValue { $0?.near(filter, point: point, radius: radius) ?? [] }
+        // A snapshot, so queries run side by side without holding the lock; a write made while one
+        // is out copies the grid's dictionaries and the cell it changes, never the devices.
+        let snapshot = grid.withLockedValue { $0 }
+        return snapshot?.near(filter, point: point, radius: radius) ?? []
     }
 
     /// Reads every positioned device once, a page at a time, with writes held off meanwhile; the
