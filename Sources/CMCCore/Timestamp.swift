@@ -146,12 +146,36 @@ enum RFC3339 {
         return seconds * 1_000_000 + micros
     }
 
+    /// Written into one buffer: a list of a hundred devices prints two hundred of these.
     static func format(_ micros: Int64) -> String {
         let seconds = micros.floorDiv(1_000_000)
         let fraction = micros - seconds * 1_000_000
         let days = seconds.floorDiv(86400)
         let secOfDay = seconds - days * 86400
         let (y, m, d) = civilFromDays(days)
+        guard (0...9999).contains(y) else { return formatOutsideFourDigitYears(y, m, d, secOfDay, fraction) }
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            var i = 0
+            func digits(_ value: Int64, _ count: Int) {
+                var value = value
+                for k in stride(from: count - 1, through: 0, by: -1) {
+                    buffer[i + k] = UInt8(48 + value % 10)
+                    value /= 10
+                }
+                i += count
+            }
+            func mark(_ c: Unicode.Scalar) {
+                buffer[i] = UInt8(ascii: c)
+                i += 1
+            }
+            digits(y, 4); mark("-"); digits(m, 2); mark("-"); digits(d, 2); mark("T")
+            digits(secOfDay / 3600, 2); mark(":"); digits(secOfDay / 60 % 60, 2); mark(":"); digits(secOfDay % 60, 2)
+            mark("."); digits(fraction, 6); mark("Z")
+            return i
+        }
+    }
+
+    private static func formatOutsideFourDigitYears(_ y: Int64, _ m: Int64, _ d: Int64, _ secOfDay: Int64, _ fraction: Int64) -> String {
         func pad(_ v: Int64, _ n: Int) -> String {
             let s = String(v)
             return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s

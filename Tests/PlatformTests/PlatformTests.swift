@@ -67,6 +67,16 @@ struct PlatformTests {
         #expect(Timestamp(parsing: "1769860800")?.microseconds == 1_769_860_800_000_000)
         let now = Timestamp.now()
         #expect(Timestamp(parsing: now.description) == now)
+        #expect(Timestamp(parsing: "0001-01-01T00:00:00Z")?.description == "0001-01-01T00:00:00.000000Z")
+        #expect(Timestamp(parsing: "9999-12-31T23:59:59.999999Z")?.description == "9999-12-31T23:59:59.999999Z")
+        #expect(Timestamp(parsing: "2024-02-29T07:08:09.010203Z")?.description == "2024-02-29T07:08:09.010203Z")
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<10_000 {
+            // Any instant from year 0 to 9999 prints in 27 characters and parses back to itself.
+            let micros = Int64(random.next() % 315_537_897_600_000_000) - 62_167_219_200_000_000
+            let text = Timestamp(microseconds: micros).description
+            #expect(text.utf8.count == 27 && Timestamp(parsing: text)?.microseconds == micros, "\(micros) \(text)")
+        }
     }
 
     @Test("SQL scripts split on statement ends, keeping dollar-quoted bodies whole")
