@@ -30,8 +30,6 @@ struct DeviceGrid: Sendable {
     /// Where each device is filed, to move or remove it.
     private var places: [String: (category: String, cell: Cell)] = [:]
 
-    var count: Int { places.count }
-
     /// Files the device, or refiles it where it now is; a device without a position leaves.
     mutating func put(_ device: Device) {
         remove(id: device.id)

@@ -87,36 +87,21 @@ extension SQLDeviceRepository {
     }
 
     /// Filters other than position, shared by both backends' list queries.
-    static func conditions(_ filter: DeviceFilter, prefix: String = "", binds: [SQLValue] = []) -> SQLConditions {
+    static func conditions(_ filter: DeviceFilter, binds: [SQLValue] = []) -> SQLConditions {
         var conditions = SQLConditions(binds: binds)
-        if let category = filter.category { conditions.add("\(prefix)category", "=", .text(category)) }
-        if let connector = filter.connector { conditions.add("\(prefix)connector", "=", .text(connector)) }
+        if let category = filter.category { conditions.add("category", "=", .text(category)) }
+        if let connector = filter.connector { conditions.add("connector", "=", .text(connector)) }
         if let box = filter.box {
             // Walked in id order and filtered: a map's box usually holds most of what is walked.
-            conditions.add("\(prefix)lat", ">=", .real(box.minLat))
-            conditions.add("\(prefix)lat", "<=", .real(box.maxLat))
-            conditions.add("\(prefix)lon", ">=", .real(box.minLon))
-            conditions.add("\(prefix)lon", "<=", .real(box.maxLon))
+            conditions.add("lat", ">=", .real(box.minLat))
+            conditions.add("lat", "<=", .real(box.maxLat))
+            conditions.add("lon", ">=", .real(box.minLon))
+            conditions.add("lon", "<=", .real(box.maxLon))
         }
         if let user = filter.visibleTo {
-            conditions.add("(\(prefix)is_public = \(conditions.bind(.bool(true))) OR \(prefix)owner_id = \(conditions.bind(.text(user))))")
+            conditions.add("(is_public = \(conditions.bind(.bool(true))) OR owner_id = \(conditions.bind(.text(user))))")
         }
         return conditions
-    }
-
-    /// Exact distances, the radius cut, nearest-first order and the page, applied to candidates.
-    static func nearest(_ candidates: [Device], to point: GeoPoint, radius: Double, after: DeviceCursor?, limit: Int) throws -> [Device] {
-        var within: [Device] = []
-        for var device in candidates {
-            guard let location = device.location else { continue }
-            let distance = point.distance(to: location)
-            guard distance <= radius else { continue }
-            if case .distance(let d, let id) = after, distance < d || (distance == d && device.id <= id) { continue }
-            device.distance = distance
-            within.append(device)
-        }
-        within.sort { ($0.distance!, $0.id) < ($1.distance!, $1.id) }
-        return Array(within.prefix(limit))
     }
 
     static func decode(_ row: SQLRow) throws -> Device {

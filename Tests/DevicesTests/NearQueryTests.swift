@@ -46,7 +46,9 @@ struct NearQueryTests {
             ])
             #expect(try await near("parking") == ["a", "b"])
 
-            try await repository.insert(try Self.device("d", "parking", 39.2240, 9.1217))
+            var issued = try Self.device("d", "parking", 39.2240, 9.1217)
+            issued.credentials = DeviceCredentials(username: "d", password: "secret")  // as POST /devices returns it, once
+            try await repository.insert(issued)
             #expect(try await near("parking") == ["a", "d", "b"])
             try await repository.update(try Self.device("b", "parking", 39.30, 9.20))  // moved away
             #expect(try await near("parking") == ["a", "d"])
