@@ -41,10 +41,14 @@ public struct AuthorizationMiddleware: RouterMiddleware {
     /// (RFC 6750 §2.3); no other route does.
     static func token(_ request: Request, path: String?) throws -> String? {
         if let header = request.headers[.authorization] {
-            guard header.lowercased().hasPrefix("bearer ") else {
+            // Every authenticated request passes here: compare the scheme alone, trim without Foundation.
+            guard header.prefix(7).lowercased() == "bearer " else {
                 throw APIError.unauthorized("Authorization header must be 'Bearer <token>'")
             }
-            return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            var token = header.dropFirst(7)
+            while token.first == " " || token.first == "\t" { token = token.dropFirst() }
+            while token.last == " " || token.last == "\t" { token = token.dropLast() }
+            return String(token)
         }
         guard request.method == .get, let path, path == "/events" || path.hasPrefix("/events/") else { return nil }
         guard let token = request.uri.queryParameters["access_token"], !token.isEmpty else { return nil }

@@ -34,6 +34,24 @@ extension JSONValue {
             return try parser.document()
         }
     }
+
+    /// One element of the array held by member `name` of a JSON object text, the one `choose`
+    /// picks from the array's length (0..<count); nil when there is no such array or it is empty.
+    /// The whole text is checked, but only the chosen element is built: a client that takes one
+    /// item of a long list reads it for a fraction of the cost of the whole tree.
+    public static func element(ofArray name: String, in bytes: some Collection<UInt8>, choose: (Int) -> Int) throws -> JSONValue? {
+        func read(_ buffer: UnsafeBufferPointer<UInt8>) throws -> JSONValue? {
+            var parser = JSONParser(buffer)
+            let starts = try parser.elementStarts(ofArray: name)
+            guard !starts.isEmpty else { return nil }
+            let chosen = choose(starts.count)
+            precondition(starts.indices.contains(chosen), "choose must answer an index below the count it is given")
+            parser.index = starts[chosen]
+            return try parser.value()
+        }
+        if let read = try bytes.withContiguousStorageIfAvailable(read) { return read }
+        return try Array(bytes).withUnsafeBufferPointer(read)
+    }
 }
 
 struct JSONParser {
@@ -50,6 +68,113 @@ struct JSONParser {
         skipWhitespace()
         guard index == bytes.count else { throw failure("unexpected data after the JSON value") }
         return value
+    }
+
+    /// Reads a whole object text without building it, and answers where each element of the
+    /// array under member `name` begins (the first such member counts, as in `object()`).
+    mutating func elementStarts(ofArray name: String) throws -> [Int] {
+        var starts: [Int] = []
+        var found = false
+        skipWhitespace()
+        guard index < bytes.count else { throw failure("unexpected end of JSON") }
+        guard bytes[index] == UInt8(ascii: "{") else { throw failure("expected an object") }
+        try skipObject(readingNames: true) { parser, key in
+            if !found, key == name, parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "[") {
+                found = true
+                try parser.skipArray(recording: &starts, record: true)
+            } else {
+                try parser.skipValue()
+            }
+        }
+        skipWhitespace()
+        guard index == bytes.count else { throw failure("unexpected data after the JSON value") }
+        return starts
+    }
+
+    /// Checks a value's syntax and steps over it; strings' escapes and UTF-8 are checked only
+    /// when a string is read.
+    mutating func skipValue() throws {
+        guard index < bytes.count else { throw failure("unexpected end of JSON") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): try skipObject(readingNames: false) { parser, _ in try parser.skipValue() }
+        case UInt8(ascii: "["):
+            var none: [Int] = []
+            try skipArray(recording: &none, record: false)
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try scanNumber()
+        default: throw failure("unexpected character")
+        }
+    }
+
+    /// Steps over an object; `member` steps over each value, given its member's name when
+    /// `readingNames` (nil otherwise: names are then only checked).
+    mutating func skipObject(readingNames: Bool, _ member: (inout JSONParser, String?) throws -> Void) throws {
+        try enter()
+        defer { depth -= 1 }
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end of JSON") }
+            guard bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name in quotes") }
+            let key: String?
+            if readingNames { key = try string() } else { try skipString(); key = nil }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
+            index += 1
+            skipWhitespace()
+            try member(&self, key)
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end of JSON") }
+            switch bytes[index] {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"): index += 1; return
+            default: throw failure("expected ',' or '}' in an object")
+            }
+        }
+    }
+
+    mutating func skipArray(recording starts: inout [Int], record: Bool) throws {
+        try enter()
+        defer { depth -= 1 }
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            if record { starts.append(index) }
+            try skipValue()
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end of JSON") }
+            switch bytes[index] {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): index += 1; return
+            default: throw failure("expected ',' or ']' in an array")
+            }
+        }
+    }
+
+    mutating func skipString() throws {
+        index += 1  // the opening quote
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""): index += 1; return
+            case UInt8(ascii: "\\"): index += 2
+            case 0..<0x20: throw failure("control character in a string")
+            default: index += 1
+            }
+        }
+        throw failure("unterminated string")
     }
 
     func failure(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
@@ -149,13 +274,17 @@ struct JSONParser {
     mutating func string() throws -> String {
         index += 1  // the opening quote
         let start = index
+        var bits: UInt8 = 0
         // Most strings have no escape: one pass to find the end, one copy.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 defer { index += 1 }
-                return try text(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                // ASCII is UTF-8 already: no validation needed.
+                return bits < 0x80 ? String(decoding: raw, as: UTF8.self) : try text(raw)
             }
+            bits |= byte
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw failure("control character in a string") }
             index += 1
@@ -233,12 +362,24 @@ struct JSONParser {
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
     mutating func number() throws -> Double {
-        let start = index
-        var negative = false
-        if bytes[index] == UInt8(ascii: "-") {
-            negative = true
-            index += 1
+        let (start, integerStart, whole) = try scanNumber()
+        // Whole numbers of up to 15 digits are exact in a Double: no need for the general parser.
+        if whole, index - integerStart <= 15 {
+            var value: Int64 = 0
+            for position in integerStart..<index { value = value * 10 + Int64(bytes[position] - UInt8(ascii: "0")) }
+            return bytes[start] == UInt8(ascii: "-") ? -Double(value) : Double(value)
         }
+        guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)), value.isFinite else {
+            throw JSONParseError(message: "number out of range", offset: start)
+        }
+        return value
+    }
+
+    /// Steps over a number, answering where it and its integer part begin and whether it has
+    /// neither fraction nor exponent.
+    mutating func scanNumber() throws -> (start: Int, integerStart: Int, whole: Bool) {
+        let start = index
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
         let integerStart = index
         guard index < bytes.count, isDigit(bytes[index]) else { throw failure("expected a digit") }
         if bytes[index] == UInt8(ascii: "0") {
@@ -260,16 +401,7 @@ struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw failure("expected a digit in an exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        // Whole numbers of up to 15 digits are exact in a Double: no need for the general parser.
-        if whole, index - integerStart <= 15 {
-            var value: Int64 = 0
-            for position in integerStart..<index { value = value * 10 + Int64(bytes[position] - UInt8(ascii: "0")) }
-            return negative ? -Double(value) : Double(value)
-        }
-        guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)), value.isFinite else {
-            throw JSONParseError(message: "number out of range", offset: start)
-        }
-        return value
+        return (start, integerStart, whole)
     }
 
     func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

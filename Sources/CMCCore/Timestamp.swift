@@ -1,4 +1,11 @@
 import Foundation
+// `timespec` is seen through whichever of these C modules the compiler met first.
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(CDispatch)
+import CDispatch
+#endif
 
 /// A point in time in microseconds since 1970, the unit readings are stored and keyed in.
 /// Encoded in JSON as RFC 3339 in UTC with microseconds, e.g. `2026-11-22T10:00:00.000000Z`.
@@ -148,34 +155,47 @@ enum RFC3339 {
 
     /// Written into one buffer: a list of a hundred devices prints two hundred of these.
     static func format(_ micros: Int64) -> String {
+        let text = String(unsafeUninitializedCapacity: fixedLength) { buffer in write(micros, into: buffer) ?? 0 }
+        return text.isEmpty ? formatOutsideFourDigitYears(micros) : text
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss.ffffffZ`, the form of every year from 0 to 9999.
+    static let fixedLength = 27
+
+    /// Writes the `fixedLength` bytes of a time in a four-digit year and answers their count;
+    /// nil for other years, whose form is longer.
+    static func write(_ micros: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int? {
         let seconds = micros.floorDiv(1_000_000)
         let fraction = micros - seconds * 1_000_000
         let days = seconds.floorDiv(86400)
         let secOfDay = seconds - days * 86400
         let (y, m, d) = civilFromDays(days)
-        guard (0...9999).contains(y) else { return formatOutsideFourDigitYears(y, m, d, secOfDay, fraction) }
-        return String(unsafeUninitializedCapacity: 27) { buffer in
-            var i = 0
-            func digits(_ value: Int64, _ count: Int) {
-                var value = value
-                for k in stride(from: count - 1, through: 0, by: -1) {
-                    buffer[i + k] = UInt8(48 + value % 10)
-                    value /= 10
-                }
-                i += count
+        guard (0...9999).contains(y) else { return nil }
+        var i = 0
+        func digits(_ value: Int64, _ count: Int) {
+            var value = value
+            for k in stride(from: count - 1, through: 0, by: -1) {
+                buffer[i + k] = UInt8(48 + value % 10)
+                value /= 10
             }
-            func mark(_ c: Unicode.Scalar) {
-                buffer[i] = UInt8(ascii: c)
-                i += 1
-            }
-            digits(y, 4); mark("-"); digits(m, 2); mark("-"); digits(d, 2); mark("T")
-            digits(secOfDay / 3600, 2); mark(":"); digits(secOfDay / 60 % 60, 2); mark(":"); digits(secOfDay % 60, 2)
-            mark("."); digits(fraction, 6); mark("Z")
-            return i
+            i += count
         }
+        func mark(_ c: Unicode.Scalar) {
+            buffer[i] = UInt8(ascii: c)
+            i += 1
+        }
+        digits(y, 4); mark("-"); digits(m, 2); mark("-"); digits(d, 2); mark("T")
+        digits(secOfDay / 3600, 2); mark(":"); digits(secOfDay / 60 % 60, 2); mark(":"); digits(secOfDay % 60, 2)
+        mark("."); digits(fraction, 6); mark("Z")
+        return i
     }
 
-    private static func formatOutsideFourDigitYears(_ y: Int64, _ m: Int64, _ d: Int64, _ secOfDay: Int64, _ fraction: Int64) -> String {
+    private static func formatOutsideFourDigitYears(_ micros: Int64) -> String {
+        let seconds = micros.floorDiv(1_000_000)
+        let fraction = micros - seconds * 1_000_000
+        let days = seconds.floorDiv(86400)
+        let secOfDay = seconds - days * 86400
+        let (y, m, d) = civilFromDays(days)
         func pad(_ v: Int64, _ n: Int) -> String {
             let s = String(v)
             return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s

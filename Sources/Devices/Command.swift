@@ -49,16 +49,16 @@ extension Command: JSONWritable {
     /// The same members and order as its `Encodable` form with sorted keys, written directly.
     public func write(to writer: inout JSONWriter) {
         writer.object { w in
-            w.key("createdAt"); w.string(createdAt.description)
+            w.key("createdAt"); w.timestamp(createdAt)
             w.key("device"); w.string(device)
-            w.key("expiresAt"); w.string(expiresAt.description)
+            w.key("expiresAt"); w.timestamp(expiresAt)
             w.key("id"); w.string(id)
             w.key("name"); w.string(name)
             w.key("params"); w.object(params)
             w.key("requestedBy"); w.string(requestedBy)
             if let result { w.key("result"); w.value(result) }
             w.key("status"); w.string(status.rawValue)
-            w.key("updatedAt"); w.string(updatedAt.description)
+            w.key("updatedAt"); w.timestamp(updatedAt)
         }
     }
 }

@@ -77,7 +77,7 @@ extension Device: JSONWritable {
         writer.object { w in
             w.key("category"); w.string(category)
             w.key("connector"); w.string(connector)
-            w.key("createdAt"); w.string(createdAt.description)
+            w.key("createdAt"); w.timestamp(createdAt)
             if let credentials {
                 w.key("credentials")
                 w.object { c in
@@ -98,7 +98,7 @@ extension Device: JSONWritable {
             w.member("nickname", nickname)
             w.key("ownerID"); w.string(ownerID)
             w.key("public"); w.bool(self.public)
-            w.key("updatedAt"); w.string(updatedAt.description)
+            w.key("updatedAt"); w.timestamp(updatedAt)
         }
     }
 }

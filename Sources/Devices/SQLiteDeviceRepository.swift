@@ -60,6 +60,23 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         return snapshot?.near(filter, point: point, radius: radius) ?? []
     }
 
+    /// Drops the per-category R*Trees (`device_locations_c<code>`) that versions before the grid
+    /// created beside their categories: nothing reads them any more, and plain SQL in a migration
+    /// cannot name them. Answers how many were dropped.
+    @discardableResult
+    public func dropRetiredTrees() async throws -> Int {
+        let names = try await database.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'device\\_locations\\_c%' ESCAPE '\\' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+        ).map { try $0.string("name") }
+        var dropped = 0
+        for name in names where name.dropFirst("device_locations_c".count).allSatisfy(\.isNumber) {
+            // Dropping the virtual table drops its _node, _rowid and _parent tables with it.
+            try await writes.withLock { _ = try await database.query("DROP TABLE IF EXISTS \(name)") }
+            dropped += 1
+        }
+        return dropped
+    }
+
     /// Reads every positioned device once, a page at a time, with writes held off meanwhile; the
     /// first "near" query does it if nobody did before.
     public func loadGrid() async throws {

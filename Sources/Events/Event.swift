@@ -44,7 +44,7 @@ public struct Event: Sendable {
             w.key("category"); w.string(category)
             w.key("data"); data.write(to: &w)
             w.key("device"); w.string(device)
-            w.key("time"); w.string(time.description)
+            w.key("time"); w.timestamp(time)
             w.key("type"); w.string(kind.rawValue)
         }
         json = writer.bytes

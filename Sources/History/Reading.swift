@@ -33,7 +33,7 @@ extension Reading: JSONWritable {
             w.key("category"); w.string(category)
             w.key("connector"); w.string(connector)
             w.key("device"); w.string(device)
-            w.key("ts"); w.string(ts.description)
+            w.key("ts"); w.timestamp(ts)
             w.key("values"); w.object(values)
         }
     }

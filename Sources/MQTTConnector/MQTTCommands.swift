@@ -47,7 +47,7 @@ public final class MQTTCommands: CommandChannel, Service, Sendable {
             w.key("id"); w.string(command.id)
             w.key("name"); w.string(command.name)
             w.key("params"); w.object(command.params)
-            w.key("expiresAt"); w.string(command.expiresAt.description)
+            w.key("expiresAt"); w.timestamp(command.expiresAt)
         }
         try await client.publish("\(root)/devices/\(command.device)/commands/\(command.id)", payload: writer.bytes, qos: 1)
     }

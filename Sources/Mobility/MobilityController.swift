@@ -44,7 +44,7 @@ public struct MobilityController: Sendable {
                         w.object { d in
                             d.member("headsign", departure.headsign)
                             d.key("line"); d.string(departure.line)
-                            d.key("time"); d.string(departure.time.description)
+                            d.key("time"); d.timestamp(departure.time)
                             d.key("trip"); d.string(departure.trip)
                         }
                     }

@@ -65,6 +65,7 @@ public struct Platform: Sendable {
         switch database.dialect {
         case .sqlite:
             let devices = SQLiteDeviceRepository(database: database)
+            try await devices.dropRetiredTrees()
             // At start rather than in the first "near" request, which would wait for it.
             try await devices.loadGrid()
             deviceRepository = devices
@@ -191,6 +192,8 @@ extension Platform {
     /// Opens the database, runs it beside the prepared platform's server until SIGINT/SIGTERM.
     public static func serve(configuration: PlatformConfiguration, logger: Logger,
                              onServerRunning: @escaping @Sendable (Platform) async -> Void = { _ in }) async throws {
+        let lock = try DatabaseURL.sqlitePath(configuration.databaseURL).map { try ServeLock(database: $0) }
+        defer { withExtendedLifetime(lock) {} }
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await database.run() }

@@ -28,7 +28,7 @@ extension Webhook {
     func write(to w: inout JSONWriter, withSecret: Bool, deliveries: WebhookDispatcher.Counts) {
         w.object { w in
             w.key("consecutiveFailures"); w.int(Int64(consecutiveFailures))
-            w.key("createdAt"); w.string(createdAt.description)
+            w.key("createdAt"); w.timestamp(createdAt)
             w.key("deliveries")
             w.object { w in
                 w.key("failed"); w.int(Int64(deliveries.failed))
@@ -37,7 +37,7 @@ extension Webhook {
             w.key("filter"); filter.write(to: &w)
             w.key("id"); w.string(id)
             if let lastError { w.key("lastError"); w.string(lastError) }
-            if let lastFailureAt { w.key("lastFailureAt"); w.string(lastFailureAt.description) }
+            if let lastFailureAt { w.key("lastFailureAt"); w.timestamp(lastFailureAt) }
             if withSecret { w.key("secret"); w.string(secret) }
             w.key("status"); w.string(status.rawValue)
             w.key("url"); w.string(url)

@@ -166,7 +166,8 @@ struct CommandsBench: AsyncParsableCommand {
     func simulate(_ id: String, password: String, endpoint: MQTTEndpoint) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        process.arguments = ["simulate", "device", "--id", id, "--password", password, "--mqtt", "mqtt://\(endpoint.host):\(endpoint.port)", "--count", "1"]
+        // `--password=`: a generated password may begin with "-", which would read as an option.
+        process.arguments = ["simulate", "device", "--id=\(id)", "--password=\(password)", "--mqtt", "mqtt://\(endpoint.host):\(endpoint.port)", "--count", "1"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

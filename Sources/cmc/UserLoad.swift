@@ -105,22 +105,22 @@ struct UserLoad: AsyncParsableCommand {
         var samples: [(Double, Bool)] = []
         let lat = BenchmarkCity.south + (BenchmarkCity.north - BenchmarkCity.south) * random.nextUnit()
         let lon = BenchmarkCity.west + (BenchmarkCity.east - BenchmarkCity.west) * random.nextUnit()
-        let (parkings, sample) = await list(client, base, "parking", lat, lon, 500)
+        let (parking, sample) = await list(client, base, "parking", lat, lon, 500, random: &random)
         samples.append(sample)
-        guard !parkings.isEmpty else { return samples }
-        let parking = parkings[Int(random.next() % UInt64(parkings.count))]
+        guard let parking else { return samples }
         samples.append(await get(client, "\(base)/history/\(parking.id)/latest"))
         for (category, radius) in [("traffic", 500.0), ("bus_stop", 200), ("bikesharing", 500), ("carsharing", 300)] {
-            let (found, sample) = await list(client, base, category, parking.lat, parking.lon, radius)
+            let (found, sample) = await list(client, base, category, parking.lat, parking.lon, radius, random: &random)
             samples.append(sample)
-            guard !found.isEmpty else { continue }
-            samples.append(await get(client, "\(base)/history/\(found[Int(random.next() % UInt64(found.count))].id)/latest"))
+            guard let found else { continue }
+            samples.append(await get(client, "\(base)/history/\(found.id)/latest"))
         }
         return samples
     }
 
-    static func list(_ client: HTTPClient, _ base: String, _ category: String, _ lat: Double, _ lon: Double, _ radius: Double)
-        async -> ([(id: String, lat: Double, lon: Double)], (Double, Bool)) {
+    /// Lists a category near a point and picks one of the devices answered at random.
+    static func list(_ client: HTTPClient, _ base: String, _ category: String, _ lat: Double, _ lon: Double, _ radius: Double,
+                     random: inout SplitMix64) async -> ((id: String, lat: Double, lon: Double)?, (Double, Bool)) {
         let start = ContinuousClock.now
         do {
             let response = try await client.execute(HTTPClientRequest(url: "\(base)/devices?category=\(category)&near=\(lat),\(lon)&radius=\(Int(radius))"), timeout: .seconds(30))
@@ -128,21 +128,21 @@ struct UserLoad: AsyncParsableCommand {
             let elapsed = (ContinuousClock.now - start).seconds
             guard response.status == .ok else {
                 FailureReasons.shared.count("HTTP \(response.status.code)")
-                return ([], (elapsed, false))
+                return (nil, (elapsed, false))
             }
-            // The load generator shares the machine with the server: read only what the next step needs.
-            guard case .object(let page) = try JSONValue(parsing: body.readableBytesView), case .array(let devices)? = page["devices"] else {
-                return ([], (elapsed, false))
+            // The load generator shares the machine with the server: the whole answer is checked,
+            // but only the device picked is read into values.
+            let picked = try JSONValue.element(ofArray: "devices", in: body.readableBytesView) { count in Int(random.next() % UInt64(count)) }
+            guard let picked else { return (nil, (elapsed, true)) }
+            guard case .object(let fields) = picked, case .string(let id)? = fields["id"], case .object(let location)? = fields["location"],
+                  let lat = location["lat"]?.number, let lon = location["lon"]?.number else {
+                FailureReasons.shared.count("a device without id or location")
+                return (nil, (elapsed, false))
             }
-            let found = devices.compactMap { device -> (id: String, lat: Double, lon: Double)? in
-                guard case .object(let fields) = device, case .string(let id)? = fields["id"], case .object(let location)? = fields["location"],
-                      let lat = location["lat"]?.number, let lon = location["lon"]?.number else { return nil }
-                return (id, lat, lon)
-            }
-            return (found, (elapsed, true))
+            return ((id, lat, lon), (elapsed, true))
         } catch {
             FailureReasons.shared.count("\(error)")
-            return ([], ((ContinuousClock.now - start).seconds, false))
+            return (nil, ((ContinuousClock.now - start).seconds, false))
         }
     }
 

@@ -42,6 +42,27 @@ struct JSONParserTests {
         }
     }
 
+    @Test("one element of a list reads as in the whole tree; the rest is still checked")
+    func oneElement() throws {
+        let page = #"{"nextCursor":"x","devices":[{"id":"a","location":{"lat":39.2,"lon":9.1}},"b\"]",[1,[2]],-1.5e3,null,{}],"devices":[9]}"#
+        guard case .object(let whole) = try JSONValue(parsing: page), case .array(let devices)? = whole["devices"] else {
+            Issue.record("the page does not parse")
+            return
+        }
+        for index in devices.indices {
+            var offered = 0
+            let element = try JSONValue.element(ofArray: "devices", in: Array(page.utf8)) { count in offered = count; return index }
+            #expect(offered == devices.count)
+            #expect(element == devices[index])
+        }
+        #expect(try JSONValue.element(ofArray: "devices", in: Array(#"{"devices":[]}"#.utf8)) { _ in 0 } == nil)
+        #expect(try JSONValue.element(ofArray: "devices", in: Array(#"{"other":[1]}"#.utf8)) { _ in 0 } == nil)
+        #expect(try JSONValue.element(ofArray: "devices", in: Array(#"{"devices":{"a":1}}"#.utf8)) { _ in 0 } == nil)
+        for broken in [#"{"devices":[1,]}"#, #"{"devices":[1],"x":tru}"#, #"{"devices":[1]} x"#, #"{"devices":["a]}"#, #"[1]"#, #"{"devices":[{"a" 1}]}"#] {
+            #expect(throws: JSONParseError.self, "\(broken)") { try JSONValue.element(ofArray: "devices", in: Array(broken.utf8)) { _ in 0 } }
+        }
+    }
+
     @Test("bytes that are not UTF-8 are refused")
     func invalidUTF8() {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: [0x22, 0xC3, 0x28, 0x22]) }

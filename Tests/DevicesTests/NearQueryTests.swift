@@ -75,6 +75,22 @@ struct NearQueryTests {
         }
     }
 
+    @Test("per-category R*Trees left by versions before the grid are dropped, and nothing else")
+    func retiredTrees() async throws {
+        try await TestBackend.sqlite.withDatabase { database in
+            let repository = try await Self.repository(database) as! SQLiteDeviceRepository
+            // As those versions made them, with their categories.
+            for code in [1, 7] { _ = try await database.query("CREATE VIRTUAL TABLE device_locations_c\(code) USING rtree(rid, min_lat, max_lat, min_lon, max_lon)") }
+            _ = try await database.query("CREATE TABLE device_locations_cx (a INTEGER)")  // not one of them
+            try await repository.insert(try Self.device("a", "parking", 39.2238, 9.1217))
+            #expect(try await repository.dropRetiredTrees() == 2)
+            let tables = try await database.query("SELECT name FROM sqlite_master WHERE name LIKE 'device_locations%' ORDER BY name").map { try $0.string("name") }
+            #expect(tables == ["device_locations_cx"])
+            #expect(try await repository.dropRetiredTrees() == 0)
+            #expect(try await repository.list(DeviceFilter(category: "parking", near: (try GeoPoint(lat: 39.2238, lon: 9.1217), 100))).map(\.id) == ["a"])
+        }
+    }
+
     @Test("answers match true distances at every radius, with filters, pages and the antimeridian", arguments: TestBackend.all)
     func matchesDistances(backend: TestBackend) async throws {
         try await backend.withDatabase { database in

@@ -77,7 +77,7 @@ struct SimulatorTests {
             let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
             let process = Process()
             process.executableURL = CommandTests.binary
-            process.arguments = ["simulate", "device", "--id", id, "--password", password, "--mqtt", "mqtt://\(endpoint.host):\(endpoint.port)",
+            process.arguments = ["simulate", "device", "--id=\(id)", "--password=\(password)", "--mqtt", "mqtt://\(endpoint.host):\(endpoint.port)",
                                  "--interval", "0.05", "--count", "3", "--field", "temperature"]
             process.standardOutput = FileHandle.nullDevice
             try process.run()

@@ -56,4 +56,55 @@ struct CommandLineTests {
         let bad = try await Self.cmc(["token", "microservice", "no spaces!", "--database", url])
         #expect(bad.status != 0)
     }
+
+    @Test("a second cmc serve on the same SQLite file is refused, naming the first; the file is free again once it stops",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    func oneServerPerFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-serve-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = "sqlite:\(directory.path)/cmc.sqlite"
+        let lockFile = directory.appendingPathComponent("cmc.sqlite-serve.lock").path
+        func serve() throws -> ExternalProcess {
+            try ExternalProcess(
+                Self.binary, ["serve", "--database", url],
+                environment: ProcessInfo.processInfo.environment.merging([
+                    "CMC_HOST": "127.0.0.1", "CMC_PORT": "0", "CMC_COAP_PORT": "off", "CMC_MQTT_URL": "", "CMC_LOG_LEVEL": "error",
+                    "CMC_CONNECTORS_DIR": "off",
+                ]) { _, b in b },
+                directory: TestBackend.migrationsDirectory.deletingLastPathComponent()
+            )
+        }
+        /// The holder the lock file names, once a server has taken it.
+        func holder(otherThan previous: String? = nil) async throws -> String {
+            for _ in 0..<300 {
+                if let text = try? String(contentsOfFile: lockFile, encoding: .utf8), text.hasPrefix("pid "), text != previous { return text }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("no server took \(lockFile)")
+            return ""
+        }
+
+        let first = try serve()
+        defer { first.terminate() }
+        let firstHolder = try await holder()
+        // A second server that started would run until stopped: give it 30 s to refuse.
+        let secondProcess = try serve()
+        let refusal = Task {
+            try await Task.sleep(for: .seconds(30))
+            secondProcess.terminate()
+        }
+        let second = await secondProcess.finished()
+        refusal.cancel()
+        #expect(second.status != 0 && second.status != SIGTERM, "the second server did not stop by itself")
+        #expect(second.output.contains("already serving") && second.output.contains(firstHolder.trimmingCharacters(in: .whitespacesAndNewlines)),
+                "\(second.output)")
+
+        first.terminate()
+        _ = await first.finished()
+        let third = try serve()
+        defer { third.terminate() }
+        #expect(try await holder(otherThan: firstHolder) != firstHolder)
+        third.terminate()
+        _ = await third.finished()
+    }
 }

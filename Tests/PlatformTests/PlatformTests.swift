@@ -77,6 +77,13 @@ struct PlatformTests {
             let text = Timestamp(microseconds: micros).description
             #expect(text.utf8.count == 27 && Timestamp(parsing: text)?.microseconds == micros, "\(micros) \(text)")
         }
+        // Answers print times straight into their bytes: the same text, also outside four-digit years.
+        for micros in [Int64(0), -1, 1_769_860_800_500_000, -62_167_219_200_000_001, 253_402_300_800_000_000, Int64.max / 2] {
+            var writer = JSONWriter()
+            writer.array([Timestamp(microseconds: micros), Timestamp(microseconds: micros)]) { w, t in w.timestamp(t) }
+            let text = Timestamp(microseconds: micros).description
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == "[\"\(text)\",\"\(text)\"]")
+        }
     }
 
     @Test("SQL scripts split on statement ends, keeping dollar-quoted bodies whole")

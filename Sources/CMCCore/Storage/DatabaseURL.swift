@@ -7,11 +7,15 @@ public enum DatabaseURL {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return PostgresDatabase(configuration: try PostgresDatabase.configuration(url: url), logger: logger)
         }
-        if url.hasPrefix("sqlite:") {
-            var path = String(url.dropFirst("sqlite:".count))
-            if path.hasPrefix("//") { path.removeFirst(2) }
-            return try await SQLiteDatabase.open(path: path, logger: logger)
-        }
+        if let path = sqlitePath(url) { return try await SQLiteDatabase.open(path: path, logger: logger) }
         throw StorageError.unsupportedURL(url)
+    }
+
+    /// The file of a `sqlite:` URL.
+    public static func sqlitePath(_ url: String) -> String? {
+        guard url.hasPrefix("sqlite:") else { return nil }
+        var path = String(url.dropFirst("sqlite:".count))
+        if path.hasPrefix("//") { path.removeFirst(2) }
+        return path
     }
 }

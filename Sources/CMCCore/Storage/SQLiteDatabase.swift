@@ -4,7 +4,6 @@ import NIOCore
 import NIOPosix
 import Atomics
 import NIOConcurrencyHelpers
-import SQLiteNIO
 
 /// An embedded SQLite file in WAL mode: one writer connection behind a lock, several readers.
 ///
@@ -30,7 +29,7 @@ public final class SQLiteDatabase: Database {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         func connect() async throws -> SQLiteConnection {
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            let connection = try await SQLiteConnection.open(path: path, threadPool: threadPool)
             _ = try await connection.query("PRAGMA busy_timeout = 10000", [])
             _ = try await connection.query("PRAGMA foreign_keys = ON", [])
             // Index pages stay in memory (64 MiB a connection) and are read through mmap, not read(2).
@@ -157,13 +156,7 @@ public final class SQLiteDatabase: Database {
 
     static func run(_ connection: SQLiteConnection, _ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let statement = numberedPlaceholders(sql)
-        let data = binds.map(Self.data)
-        return try await StorageMetrics.measure(.sqlite, sql) {
-            let rows = try await connection.query(statement, data)
-            guard let first = rows.first else { return [] }
-            let columns = SQLColumns(first.columns.map(\.name))
-            return rows.map { row in SQLRow(columns: columns, values: row.columns.map { Self.value($0.data) }) }
-        }
+        return try await StorageMetrics.measure(.sqlite, sql) { try await connection.query(statement, binds) }
     }
 
     /// `$1` (shared with PostgreSQL) becomes `?1`, SQLite's explicitly numbered parameter.
@@ -190,25 +183,4 @@ public final class SQLiteDatabase: Database {
     }
 
     private static let converted = NIOLockedValueBox([String: String]())
-
-    static func data(_ value: SQLValue) -> SQLiteData {
-        switch value {
-        case .null: .null
-        case .integer(let value): .integer(Int(value))
-        case .real(let value): .float(value)
-        case .text(let value): .text(value)
-        case .bool(let value): .integer(value ? 1 : 0)
-        case .blob(let bytes): .blob(ByteBuffer(bytes: bytes))
-        }
-    }
-
-    static func value(_ data: SQLiteData) -> SQLValue {
-        switch data {
-        case .null: .null
-        case .integer(let value): .integer(Int64(value))
-        case .float(let value): .real(value)
-        case .text(let value): .text(value)
-        case .blob(let buffer): .blob(Array(buffer.readableBytesView))
-        }
-    }
 }
