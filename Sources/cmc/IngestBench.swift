@@ -179,15 +179,22 @@ struct IngestBench: AsyncParsableCommand {
 
     /// Runs `coapRequests` coap-client processes, `coapConcurrency` at a time; requests per second.
     func coapLoad(_ arguments: @escaping @Sendable (Int) -> [String]) async throws -> Double {
-        let start = ContinuousClock.now
         let total = coapRequests, width = coapConcurrency
+        // A local port of each worker's own: coap-client's sockets allow address reuse, and two
+        // running at once were seen on the same ephemeral port, one taking the other's answer
+        // (and resetting it) while the other waited out its 10 s.
+        var ports = Set<UInt16>()
+        while ports.count < width { ports.insert(try UDPPort.free()) }
+        let localPorts = Array(ports)
+        let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<width {
                 group.addTask {
                     for index in stride(from: worker, to: total, by: width) {
                         // A token of each request's own (coap-client's default is always 01).
                         try await Tools.run("/usr/bin/coap-client-openssl",
-                                            ["-B", "10", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)] + arguments(index), input: nil)
+                                            ["-B", "10", "-p", String(localPorts[worker]), "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)]
+                                                + arguments(index), input: nil)
                     }
                 }
             }

@@ -27,8 +27,9 @@ struct CoAPClient: Sendable {
     }
 
     private func run(_ arguments: [String], path: String, identity: String?, key: String?, patience: Int = Self.patience) async throws -> Result {
-        // A token of its own: coap-client's default is always 01, and a new process that gets a
-        // finished one's port would then take that one's late answers for its own.
+        // A token of its own: coap-client's default is always 01, and its sockets allow address
+        // reuse, so a process can get the port of another (finished, or even still waiting) and
+        // would then take that one's answers for its own.
         var arguments = arguments + ["-B", "\(patience)", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)]
         if let identity, let key {
             arguments += ["-u", identity, "-k", key, "coaps://127.0.0.1:\(securePort)\(path)"]
