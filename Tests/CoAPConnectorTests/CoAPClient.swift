@@ -1,5 +1,7 @@
 import CMCTesting
+import CoAP
 import Foundation
+import Synchronization
 
 /// Debian's `coap-client` (OpenSSL build, from libcoap3-bin), run once per request.
 struct CoAPClient: Sendable {
@@ -29,8 +31,10 @@ struct CoAPClient: Sendable {
     private func run(_ arguments: [String], path: String, identity: String?, key: String?, patience: Int = Self.patience) async throws -> Result {
         // A token of its own: coap-client's default is always 01, and its sockets allow address
         // reuse, so a process can get the port of another (finished, or even still waiting) and
-        // would then take that one's answers for its own.
-        var arguments = arguments + ["-B", "\(patience)", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)]
+        // would then take that one's answers for its own. Hence also a local port of its own.
+        let localPort = try Self.ports.take()
+        defer { Self.ports.give(back: localPort) }
+        var arguments = arguments + ["-B", "\(patience)", "-p", "\(localPort)", "-T", String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)]
         if let identity, let key {
             arguments += ["-u", identity, "-k", key, "coaps://127.0.0.1:\(securePort)\(path)"]
         } else {
@@ -44,6 +48,22 @@ struct CoAPClient: Sendable {
         // coap-client exits 0 when it gives up waiting, too.
         if code == nil, ContinuousClock.now - started >= .seconds(patience) { code = "no answer" }
         return Result(code: code, output: output, status: outcome.status)
+    }
+
+    /// Local ports of the clients running now, so no two share one.
+    static let ports = LocalPorts()
+
+    final class LocalPorts: Sendable {
+        private let inUse = Mutex<Set<UInt16>>([])
+
+        func take() throws -> UInt16 {
+            while true {
+                let port = try UDPPort.free()
+                if inUse.withLock({ $0.insert(port).inserted }) { return port }
+            }
+        }
+
+        func give(back port: UInt16) { _ = inUse.withLock { $0.remove(port) } }
     }
 
     /// Sends raw datagrams to the CoAP port.
