@@ -147,7 +147,7 @@ public struct DeviceController: Sendable {
                     w.object { l in
                         for device in devices {
                             guard let reading = latest[device.id] else { continue }
-                            l.key(device.id)
+                            l.key(named: device.id)
                             reading.write(to: &l)
                         }
                     }

@@ -65,7 +65,7 @@ public struct MobilityController: Sendable {
                 w.key("around")
                 w.object { a in
                     for group in around {
-                        a.key(group.key)
+                        a.key(named: group.key)
                         a.array(group.items) { w, item in item.write(to: &w) }
                     }
                 }
@@ -91,7 +91,7 @@ public struct MobilityController: Sendable {
                 }
                 w.key("radius"); w.number(radius)
                 w.key("radii")
-                w.object { r in for service in MobilityController.services { r.key(service.key); r.number(service.radius) } }
+                w.object { r in for service in MobilityController.services { r.key(named: service.key); r.number(service.radius) } }
             }
         }
     }

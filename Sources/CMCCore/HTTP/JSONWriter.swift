@@ -35,10 +35,24 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    /// A member's key; exactly one value method follows.
-    public mutating func key(_ key: String) {
+    /// A member's name from data (a device id, a group); exactly one value method follows.
+    public mutating func key(named key: String) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         writeString(key)
+        bytes.append(UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    /// A member's name written in the code, copied as it is: such names need no escaping, and a
+    /// list of a hundred devices writes well over a thousand of them.
+    public mutating func key(_ key: StaticString) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { name in
+            assert(!name.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }, "\(key) needs escaping")
+            bytes.append(contentsOf: name)
+        }
+        bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
         afterKey = true
     }
@@ -95,19 +109,19 @@ public struct JSONWriter {
     public mutating func object(_ members: [String: JSONValue]) {
         object { writer in
             for name in members.keys.sorted() {
-                writer.key(name)
+                writer.key(named: name)
                 writer.value(members[name]!)
             }
         }
     }
 
-    public mutating func member(_ name: String, _ value: String?) {
+    public mutating func member(_ name: StaticString, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
     }
 
-    public mutating func member(_ name: String, _ value: Double?) {
+    public mutating func member(_ name: StaticString, _ value: Double?) {
         guard let value else { return }
         key(name)
         number(value)
