@@ -91,10 +91,37 @@ struct DeviceGrid: Sendable {
                 }
             }
         }
-        found.sort { a, b in
+        typealias Match = (distance: Double, cell: Int32, slot: Int32)
+        func nearer(_ a: Match, _ b: Match) -> Bool {
             a.distance != b.distance ? a.distance < b.distance : visited[Int(a.cell)][Int(a.slot)].id < visited[Int(b.cell)][Int(b.slot)].id
         }
-        return found.prefix(filter.limit).map { match in
+        // A wide circle at city density holds thousands of matches for a page of 100: keep the
+        // nearest `limit` in a heap (farthest on top) instead of sorting them all. Ids are unique,
+        // so the order is total and the page is the same as the sorted prefix.
+        let limit = max(filter.limit, 0)
+        if found.count > limit {
+            var heap = Array(found.prefix(limit))
+            func siftDown(_ start: Int) {
+                var parent = start
+                while true {
+                    var farthest = parent
+                    let left = 2 * parent + 1, right = left + 1
+                    if left < heap.count, nearer(heap[farthest], heap[left]) { farthest = left }
+                    if right < heap.count, nearer(heap[farthest], heap[right]) { farthest = right }
+                    if farthest == parent { return }
+                    heap.swapAt(parent, farthest)
+                    parent = farthest
+                }
+            }
+            for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
+            for match in found[limit...] where !heap.isEmpty && nearer(match, heap[0]) {
+                heap[0] = match
+                siftDown(0)
+            }
+            found = heap
+        }
+        found.sort(by: nearer)
+        return found.map { match in
             var device = visited[Int(match.cell)][Int(match.slot)]
             device.distance = match.distance
             return device
