@@ -78,10 +78,13 @@ struct JSONParser {
         skipWhitespace()
         guard index < bytes.count else { throw failure("unexpected end of JSON") }
         guard bytes[index] == UInt8(ascii: "{") else { throw failure("expected an object") }
-        try skipObject(readingNames: true) { parser, key in
+        try members(readingNames: true) { parser, key in
             if !found, key == name, parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "[") {
                 found = true
-                try parser.skipArray(recording: &starts, record: true)
+                try parser.elements { parser in
+                    starts.append(parser.index)
+                    try parser.skipValue()
+                }
             } else {
                 try parser.skipValue()
             }
@@ -96,10 +99,8 @@ struct JSONParser {
     mutating func skipValue() throws {
         guard index < bytes.count else { throw failure("unexpected end of JSON") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): try skipObject(readingNames: false) { parser, _ in try parser.skipValue() }
-        case UInt8(ascii: "["):
-            var none: [Int] = []
-            try skipArray(recording: &none, record: false)
+        case UInt8(ascii: "{"): try members(readingNames: false) { parser, _ in try parser.skipValue() }
+        case UInt8(ascii: "["): try elements { parser in try parser.skipValue() }
         case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
@@ -109,9 +110,9 @@ struct JSONParser {
         }
     }
 
-    /// Steps over an object; `member` steps over each value, given its member's name when
-    /// `readingNames` (nil otherwise: names are then only checked).
-    mutating func skipObject(readingNames: Bool, _ member: (inout JSONParser, String?) throws -> Void) throws {
+    /// Walks an object from its `{`; `member` reads or steps over each value, given its member's
+    /// name when `readingNames` (nil otherwise: names are then only checked).
+    mutating func members(readingNames: Bool, _ member: (inout JSONParser, String?) throws -> Void) throws {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -141,7 +142,8 @@ struct JSONParser {
         }
     }
 
-    mutating func skipArray(recording starts: inout [Int], record: Bool) throws {
+    /// Walks an array from its `[`; `element` reads or steps over each value.
+    mutating func elements(_ element: (inout JSONParser) throws -> Void) throws {
         try enter()
         defer { depth -= 1 }
         index += 1
@@ -152,8 +154,7 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            if record { starts.append(index) }
-            try skipValue()
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of JSON") }
             switch bytes[index] {
@@ -217,58 +218,19 @@ struct JSONParser {
     }
 
     mutating func object() throws -> JSONValue {
-        try enter()
-        defer { depth -= 1 }
-        index += 1
-        var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of JSON") }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name in quotes") }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
-            index += 1
-            skipWhitespace()
-            let member = try value()
+        var values: [String: JSONValue] = [:]
+        try members(readingNames: true) { parser, key in
+            let value = try parser.value()
             // The first of repeated names counts, as with Foundation's decoder on the REST paths.
-            if members[key] == nil { members[key] = member }
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of JSON") }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
-            default: throw failure("expected ',' or '}' in an object")
-            }
+            if values[key!] == nil { values[key!] = value }
         }
+        return .object(values)
     }
 
     mutating func array() throws -> JSONValue {
-        try enter()
-        defer { depth -= 1 }
-        index += 1
-        var elements: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
-        while true {
-            skipWhitespace()
-            elements.append(try value())
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of JSON") }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"): index += 1; return .array(elements)
-            default: throw failure("expected ',' or ']' in an array")
-            }
-        }
+        var values: [JSONValue] = []
+        try elements { parser in values.append(try parser.value()) }
+        return .array(values)
     }
 
     mutating func string() throws -> String {

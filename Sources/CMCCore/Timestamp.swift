@@ -159,17 +159,21 @@ enum RFC3339 {
         return text.isEmpty ? formatOutsideFourDigitYears(micros) : text
     }
 
+    /// Year, month, day, second of the day and microseconds of a time in UTC.
+    private static func civil(_ micros: Int64) -> (year: Int64, month: Int64, day: Int64, secondOfDay: Int64, fraction: Int64) {
+        let seconds = micros.floorDiv(1_000_000)
+        let days = seconds.floorDiv(86400)
+        let (y, m, d) = civilFromDays(days)
+        return (y, m, d, seconds - days * 86400, micros - seconds * 1_000_000)
+    }
+
     /// `YYYY-MM-DDThh:mm:ss.ffffffZ`, the form of every year from 0 to 9999.
     static let fixedLength = 27
 
     /// Writes the `fixedLength` bytes of a time in a four-digit year and answers their count;
     /// nil for other years, whose form is longer.
     static func write(_ micros: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int? {
-        let seconds = micros.floorDiv(1_000_000)
-        let fraction = micros - seconds * 1_000_000
-        let days = seconds.floorDiv(86400)
-        let secOfDay = seconds - days * 86400
-        let (y, m, d) = civilFromDays(days)
+        let (y, m, d, secOfDay, fraction) = civil(micros)
         guard (0...9999).contains(y) else { return nil }
         var i = 0
         func digits(_ value: Int64, _ count: Int) {
@@ -191,11 +195,7 @@ enum RFC3339 {
     }
 
     private static func formatOutsideFourDigitYears(_ micros: Int64) -> String {
-        let seconds = micros.floorDiv(1_000_000)
-        let fraction = micros - seconds * 1_000_000
-        let days = seconds.floorDiv(86400)
-        let secOfDay = seconds - days * 86400
-        let (y, m, d) = civilFromDays(days)
+        let (y, m, d, secOfDay, fraction) = civil(micros)
         func pad(_ v: Int64, _ n: Int) -> String {
             let s = String(v)
             return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s

@@ -39,7 +39,7 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-test-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let database = try await SQLiteDatabase.open(path: directory.appendingPathComponent("cmc.sqlite").path, logger: Self.logger)
+            let database = try await SQLiteDatabase.open(path: directory.appendingPathComponent("cmc.sqlite").path)
             defer { Task { try? await database.close() } }
             return try await body(database)
         case .postgres:

@@ -88,7 +88,7 @@ struct HistoryTests {
         try await backend.withDatabase { database in
             let token = try await TestPlatform.run(database: database) { t in try await Self.seed(t, values: [42]) }
             if let sqlite = database as? SQLiteDatabase {
-                let other = try await SQLiteDatabase.open(path: sqlite.path, readers: 1, logger: TestBackend.logger)
+                let other = try await SQLiteDatabase.open(path: sqlite.path, readers: 1)
                 let rows = try await other.query("SELECT payload FROM readings WHERE device_id = $1", .text("sensor-1"))
                 #expect(rows.count == 1)
                 try await other.close()

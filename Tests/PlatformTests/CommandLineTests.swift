@@ -9,13 +9,17 @@ import Testing
 struct CommandLineTests {
     static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
 
-    static func cmc(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let process = try ExternalProcess(
+    /// Starts the binary in the project's folder, with a low bcrypt cost and quiet logs unless told.
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ExternalProcess {
+        try ExternalProcess(
             binary, arguments,
             environment: ProcessInfo.processInfo.environment.merging(environment.merging(["CMC_BCRYPT_COST": "4", "CMC_LOG_LEVEL": "error"]) { a, _ in a }) { _, b in b },
             directory: TestBackend.migrationsDirectory.deletingLastPathComponent()
         )
-        let outcome = await process.finished()
+    }
+
+    static func cmc(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let outcome = try await start(arguments, environment: environment).finished()
         return (outcome.status, outcome.output)
     }
 
@@ -41,7 +45,7 @@ struct CommandLineTests {
         let jwt = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
 
         // The platform on the same file accepts both: the token's signing key was stored.
-        let database = try await SQLiteDatabase.open(path: "\(directory.path)/cmc.sqlite", logger: TestBackend.logger)
+        let database = try await SQLiteDatabase.open(path: "\(directory.path)/cmc.sqlite")
         var configuration = TestPlatform.configuration()
         configuration.adminEmail = "ops@city.example"
         configuration.adminPassword = "long-enough-pw"
@@ -65,14 +69,9 @@ struct CommandLineTests {
         let url = "sqlite:\(directory.path)/cmc.sqlite"
         let lockFile = directory.appendingPathComponent("cmc.sqlite-serve.lock").path
         func serve() throws -> ExternalProcess {
-            try ExternalProcess(
-                Self.binary, ["serve", "--database", url],
-                environment: ProcessInfo.processInfo.environment.merging([
-                    "CMC_HOST": "127.0.0.1", "CMC_PORT": "0", "CMC_COAP_PORT": "off", "CMC_MQTT_URL": "", "CMC_LOG_LEVEL": "error",
-                    "CMC_CONNECTORS_DIR": "off",
-                ]) { _, b in b },
-                directory: TestBackend.migrationsDirectory.deletingLastPathComponent()
-            )
+            try Self.start(["serve", "--database", url], environment: [
+                "CMC_HOST": "127.0.0.1", "CMC_PORT": "0", "CMC_COAP_PORT": "off", "CMC_MQTT_URL": "", "CMC_CONNECTORS_DIR": "off",
+            ])
         }
         /// The holder the lock file names, once a server has taken it.
         func holder(otherThan previous: String? = nil) async throws -> String {

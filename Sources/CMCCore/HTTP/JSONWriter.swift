@@ -49,7 +49,7 @@ public struct JSONWriter {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
         key.withUTF8Buffer { name in
-            assert(!name.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }, "\(key) needs escaping")
+            assert(!name.contains(where: Self.needsEscape), "\(key) needs escaping")
             bytes.append(contentsOf: name)
         }
         bytes.append(UInt8(ascii: "\""))
@@ -133,7 +133,7 @@ public struct JSONWriter {
             bytes.append(UInt8(ascii: "\""))
             // Most strings (keys, ids, categories, times) need no escaping: copy them whole.
             var start = 0
-            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            for (index, byte) in utf8.enumerated() where Self.needsEscape(byte) {
                 bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
                 appendEscaped(byte)
                 start = index + 1
@@ -142,6 +142,9 @@ public struct JSONWriter {
             bytes.append(UInt8(ascii: "\""))
         }
     }
+
+    /// Control characters, the quote and the backslash; everything else is written as it is.
+    private static func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
 
     private mutating func appendEscaped(_ byte: UInt8) {
         switch byte {

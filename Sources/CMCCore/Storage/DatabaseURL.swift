@@ -7,7 +7,7 @@ public enum DatabaseURL {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return PostgresDatabase(configuration: try PostgresDatabase.configuration(url: url), logger: logger)
         }
-        if let path = sqlitePath(url) { return try await SQLiteDatabase.open(path: path, logger: logger) }
+        if let path = sqlitePath(url) { return try await SQLiteDatabase.open(path: path) }
         throw StorageError.unsupportedURL(url)
     }
 

@@ -25,7 +25,7 @@ public final class SQLiteDatabase: Database {
         self.readers = readers
     }
 
-    public static func open(path: String, readers: Int = 4, threadPool: NIOThreadPool = .singleton, logger: Logger) async throws -> SQLiteDatabase {
+    public static func open(path: String, readers: Int = 4, threadPool: NIOThreadPool = .singleton) async throws -> SQLiteDatabase {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         func connect() async throws -> SQLiteConnection {
