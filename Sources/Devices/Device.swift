@@ -2,18 +2,34 @@ import CMCCore
 
 /// A registered thing: a parking camera, a traffic loop, a bus stop, an intercom...
 public struct Device: Codable, Sendable, Equatable {
-    /// Unique, chosen by whoever registers it (a MAC address, a feed's station id...).
-    public let id: String
-    public var category: String
-    public var connector: String
-    public var location: GeoPoint?
-    public var nickname: String?
-    /// Readable by every application and user, not only the owner.
-    public var `public`: Bool
-    public var metadata: [String: JSONValue]
-    public let ownerID: String
-    public let createdAt: Timestamp
-    public var updatedAt: Timestamp
+    /// The registered fields, in one object shared by every copy: a near answer copies each of its
+    /// devices out of the grid while other queries copy the same ones, and one reference to count
+    /// costs less than ten. A change makes a new object, without the old one's JSON.
+    private final class Shared: Sendable {
+        let fields: Fields
+        /// The device's JSON without distance and credentials, written once by `prewrite()`.
+        let prewritten: PrewrittenObject?
+
+        init(_ fields: Fields, prewritten: PrewrittenObject? = nil) {
+            self.fields = fields
+            self.prewritten = prewritten
+        }
+    }
+
+    private struct Fields: Codable, Sendable, Equatable {
+        let id: String
+        var category: String
+        var connector: String
+        var location: GeoPoint?
+        var nickname: String?
+        var `public`: Bool
+        var metadata: [String: JSONValue]
+        let ownerID: String
+        let createdAt: Timestamp
+        var updatedAt: Timestamp
+    }
+
+    private var shared: Shared
     /// Metres from the point of a `near` query.
     public var distance: Double?
     /// The connector account, in the answer that created or renewed it only.
@@ -21,17 +37,72 @@ public struct Device: Codable, Sendable, Equatable {
 
     public init(id: String, category: String, connector: String, location: GeoPoint?, nickname: String?, public isPublic: Bool,
                 metadata: [String: JSONValue], ownerID: String, createdAt: Timestamp, updatedAt: Timestamp, distance: Double? = nil) {
-        self.id = id
-        self.category = category
-        self.connector = connector
-        self.location = location
-        self.nickname = nickname
-        self.public = isPublic
-        self.metadata = metadata
-        self.ownerID = ownerID
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
+        shared = Shared(Fields(id: id, category: category, connector: connector, location: location, nickname: nickname, public: isPublic,
+                               metadata: metadata, ownerID: ownerID, createdAt: createdAt, updatedAt: updatedAt))
         self.distance = distance
+    }
+
+    private mutating func change(_ body: (inout Fields) -> Void) {
+        var fields = shared.fields
+        body(&fields)
+        shared = Shared(fields)
+    }
+
+    /// Unique, chosen by whoever registers it (a MAC address, a feed's station id...).
+    public var id: String { shared.fields.id }
+    public var category: String {
+        get { shared.fields.category }
+        set { change { $0.category = newValue } }
+    }
+    public var connector: String {
+        get { shared.fields.connector }
+        set { change { $0.connector = newValue } }
+    }
+    public var location: GeoPoint? {
+        get { shared.fields.location }
+        set { change { $0.location = newValue } }
+    }
+    public var nickname: String? {
+        get { shared.fields.nickname }
+        set { change { $0.nickname = newValue } }
+    }
+    /// Readable by every application and user, not only the owner.
+    public var `public`: Bool {
+        get { shared.fields.public }
+        set { change { $0.public = newValue } }
+    }
+    public var metadata: [String: JSONValue] {
+        get { shared.fields.metadata }
+        set { change { $0.metadata = newValue } }
+    }
+    public var ownerID: String { shared.fields.ownerID }
+    public var createdAt: Timestamp { shared.fields.createdAt }
+    public var updatedAt: Timestamp {
+        get { shared.fields.updatedAt }
+        set { change { $0.updatedAt = newValue } }
+    }
+
+    /// Whether `prewrite()` wrote this device's JSON and nothing changed since.
+    var isPrewritten: Bool { shared.prewritten != nil }
+
+    enum ExtraKeys: String, CodingKey { case distance, credentials }
+
+    public init(from decoder: any Decoder) throws {
+        shared = Shared(try Fields(from: decoder))
+        let extra = try decoder.container(keyedBy: ExtraKeys.self)
+        distance = try extra.decodeIfPresent(Double.self, forKey: .distance)
+        credentials = try extra.decodeIfPresent(DeviceCredentials.self, forKey: .credentials)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try shared.fields.encode(to: encoder)
+        var extra = encoder.container(keyedBy: ExtraKeys.self)
+        try extra.encodeIfPresent(distance, forKey: .distance)
+        try extra.encodeIfPresent(credentials, forKey: .credentials)
+    }
+
+    public static func == (a: Device, b: Device) -> Bool {
+        (a.shared === b.shared || a.shared.fields == b.shared.fields) && a.distance == b.distance && a.credentials == b.credentials
     }
 }
 
@@ -74,31 +145,49 @@ extension Device: JSONWritable {
     /// The same document as the Codable form (sorted keys), written directly: device lists are the
     /// platform's largest answers.
     public func write(to writer: inout JSONWriter) {
-        writer.object { w in
-            w.key("category"); w.string(category)
-            w.key("connector"); w.string(connector)
-            w.key("createdAt"); w.timestamp(createdAt)
-            if let credentials {
-                w.key("credentials")
-                w.object { c in
-                    c.key("password"); c.string(credentials.password)
-                    c.key("username"); c.string(credentials.username)
-                }
-            }
-            w.member("distance", distance)
-            w.key("id"); w.string(id)
-            if let location {
-                w.key("location")
-                w.object { p in
-                    p.key("lat"); p.number(location.lat)
-                    p.key("lon"); p.number(location.lon)
-                }
-            }
-            w.key("metadata"); w.object(metadata)
-            w.member("nickname", nickname)
-            w.key("ownerID"); w.string(ownerID)
-            w.key("public"); w.bool(self.public)
-            w.key("updatedAt"); w.timestamp(updatedAt)
+        if credentials == nil, let prewritten = shared.prewritten {
+            writer.object(prewritten) { $0.member("distance", distance) }
+            return
         }
+        writer.object { w in
+            writeMembers(&w) { w in
+                if let credentials {
+                    w.key("credentials")
+                    w.object { c in
+                        c.key("password"); c.string(credentials.password)
+                        c.key("username"); c.string(credentials.username)
+                    }
+                }
+                w.member("distance", distance)
+            }
+        }
+    }
+
+    /// Writes the JSON that `write(to:)` copies from then on: devices filed for near queries are
+    /// written into many answers between two changes.
+    mutating func prewrite() {
+        let device = self
+        shared = Shared(shared.fields, prewritten: PrewrittenObject { w in device.writeMembers(&w) { $0.markSlot() } })
+    }
+
+    /// Every member but credentials and distance, which `between` writes where sorted keys put them.
+    private func writeMembers(_ w: inout JSONWriter, between: (inout JSONWriter) -> Void) {
+        w.key("category"); w.string(category)
+        w.key("connector"); w.string(connector)
+        w.key("createdAt"); w.timestamp(createdAt)
+        between(&w)
+        w.key("id"); w.string(id)
+        if let location {
+            w.key("location")
+            w.object { p in
+                p.key("lat"); p.number(location.lat)
+                p.key("lon"); p.number(location.lon)
+            }
+        }
+        w.key("metadata"); w.object(metadata)
+        w.member("nickname", nickname)
+        w.key("ownerID"); w.string(ownerID)
+        w.key("public"); w.bool(self.public)
+        w.key("updatedAt"); w.timestamp(updatedAt)
     }
 }

@@ -267,6 +267,46 @@ struct DeviceJSONTests {
         }
     }
 
+    @Test("a prewritten device writes what the encoder writes, with its distance, and a change to any field drops the copy")
+    func prewritten() throws {
+        var device = Device(id: "AA:BB", category: "parking", connector: "mqtt", location: try GeoPoint(lat: 39.2238, lon: 9.1217),
+                            nickname: "Via \"Roma\"", public: true, metadata: ["capacity": .number(120), "zone": .string("A")],
+                            ownerID: "u1", createdAt: Timestamp(microseconds: 1_700_000_000_123_456), updatedAt: Timestamp(microseconds: 1_700_000_100_000_000))
+        func written(_ device: Device) -> String {
+            var writer = JSONWriter()
+            writer.array([device, device]) { w, device in device.write(to: &w) }
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+        func encoded(_ device: Device) throws -> String {
+            String(decoding: try JSONCoding.encoder.encode([device, device]), as: UTF8.self)
+        }
+        let plain = device
+        device.prewrite()
+        #expect(device.isPrewritten)
+        #expect(device == plain)
+        #expect(try written(device) == encoded(device))
+        device.distance = 12.5
+        #expect(device.isPrewritten)
+        #expect(try written(device) == encoded(device))
+        #expect(written(device).contains("\"createdAt\":\"2023-11-14T22:13:20.123456Z\",\"distance\":12.5,\"id\""))
+        device.credentials = DeviceCredentials(username: "AA:BB", password: "secret")
+        #expect(try written(device) == encoded(device))
+        device.credentials = nil
+
+        let changes: [(String, (inout Device) throws -> Void)] = [
+            ("category", { $0.category = "bus_stop" }), ("connector", { $0.connector = "coap" }),
+            ("location", { $0.location = try GeoPoint(lat: 1, lon: 2) }), ("nickname", { $0.nickname = nil }),
+            ("public", { $0.public = false }), ("metadata", { $0.metadata["zone"] = .string("B") }),
+            ("updatedAt", { $0.updatedAt = Timestamp(microseconds: 1_800_000_000_000_000) }),
+        ]
+        for (field, change) in changes {
+            var changed = device
+            try change(&changed)
+            #expect(!changed.isPrewritten, "\(field)")
+            #expect(try written(changed) == encoded(changed), "\(field)")
+        }
+    }
+
     @Test("a command's direct JSON is the same document as JSONEncoder's")
     func commandSameAsEncoder() throws {
         let now = Timestamp(microseconds: 1_700_000_000_123_456)

@@ -139,4 +139,54 @@ struct NearQueryTests {
             #expect(pages == Self.expected(devices, DeviceFilter(category: "traffic", limit: 1000), point: point, radius: 3_000))
         }
     }
+
+    @Test("small pages of a dense city are its nearest devices, and equal distances in different cells go by id", arguments: TestBackend.all)
+    func densePages(backend: TestBackend) async throws {
+        try await backend.withDatabase { database in
+            let repository = try await Self.repository(database)
+            var random = SplitMix64(seed: 23)
+            // Thousands of devices in a few square kilometres: a 500 m circle holds hundreds.
+            var devices: [Device] = []
+            for index in 0..<2_400 {
+                devices.append(try Self.device("t\(index)", ["traffic", "bus_stop"][index % 2], 39.20 + random.nextUnit() * 0.03, 9.10 + random.nextUnit() * 0.04,
+                                               owner: ["city", "ana"][index % 3 % 2], public: index % 5 != 0))
+            }
+            // Pairs at the same distance from `centre`, east and west of it, so in different cells;
+            // the id order is the reverse of the longitude order.
+            // Binary fractions, so both offsets are exact and the distances equal to the last bit.
+            let centre = try GeoPoint(lat: 39.3125, lon: 9.3125)
+            for (index, offset) in [0.0009765625, 0.001953125, 0.0029296875].enumerated() {
+                devices.append(try Self.device("pair\(index)-a", "parking", centre.lat, centre.lon + offset))
+                devices.append(try Self.device("pair\(index)-b", "parking", centre.lat, centre.lon - offset))
+            }
+            try await repository.insert(contentsOf: devices)
+
+            for _ in 0..<60 {
+                let point = try GeoPoint(lat: 39.195 + random.nextUnit() * 0.04, lon: 9.095 + random.nextUnit() * 0.05)
+                let radius = [50.0, 200, 500, 2_000][Int(random.next() % 4)]
+                var filter = DeviceFilter(category: random.next() % 3 == 0 ? nil : "traffic", visibleTo: random.next() % 2 == 0 ? nil : "ana",
+                                          limit: [1, 5, 20, 100][Int(random.next() % 4)])
+                let expected = Self.expected(devices, filter, point: point, radius: radius)
+                filter.near = (point, radius)
+                let page = try await repository.list(filter)
+                #expect(page.map(\.id) == expected, "\(point) \(radius) m, limit \(filter.limit)")
+                // The next page starts right after the last device of this one.
+                guard let last = page.last, page.count == filter.limit else { continue }
+                filter.after = .distance(last.distance!, last.id)
+                var all = filter
+                all.limit = 1000
+                all.near = nil
+                let rest = Self.expected(devices, all, point: point, radius: radius).drop { $0 != last.id }.dropFirst().prefix(filter.limit)
+                #expect(try await repository.list(filter).map(\.id) == Array(rest), "after \(last.id)")
+            }
+
+            let pairs = try await repository.list(DeviceFilter(category: "parking", near: (centre, 1_000), limit: 6)).map(\.id)
+            #expect(pairs == ["pair0-a", "pair0-b", "pair1-a", "pair1-b", "pair2-a", "pair2-b"])
+            var one = DeviceFilter(category: "parking", near: (centre, 1_000), limit: 1)
+            let first = try await repository.list(one)
+            #expect(first.map(\.id) == ["pair0-a"])
+            one.after = .distance(try #require(first.first?.distance), "pair0-a")
+            #expect(try await repository.list(one).map(\.id) == ["pair0-b"])
+        }
+    }
 }

@@ -6,6 +6,8 @@ public struct JSONWriter {
     private var needsComma = false
     /// A key was just written; its value needs no comma.
     private var afterKey = false
+    /// Where `markSlot()` was called, for `PrewrittenObject`.
+    fileprivate var slot: Int?
 
     public init(capacity: Int = 4096) { bytes.reserveCapacity(capacity) }
 
@@ -55,6 +57,27 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
         afterKey = true
+    }
+
+    /// Copies an object written earlier, with the members `insert` writes at its slot: the rest
+    /// of the object is copied as it is.
+    public mutating func object(_ prewritten: PrewrittenObject, inserting insert: (inout JSONWriter) -> Void) {
+        beginValue()
+        prewritten.bytes.withUnsafeBufferPointer { written in
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: written[..<prewritten.slot]))
+            // The slot follows a member, so whatever is inserted there starts with a comma.
+            needsComma = true
+            insert(&self)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: written[prewritten.slot...]))
+        }
+        needsComma = true
+    }
+
+    /// Marks where a `PrewrittenObject` takes the members inserted into each copy; it follows a
+    /// member of the object, never its opening brace.
+    public mutating func markSlot() {
+        precondition(needsComma && !afterKey, "a slot follows a member")
+        slot = bytes.count
     }
 
     public mutating func string(_ value: String) { beginValue(); writeString(value); needsComma = true }
@@ -157,6 +180,26 @@ public struct JSONWriter {
             let hex = Array("0123456789abcdef".utf8)
             bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
         }
+    }
+}
+
+/// An object's JSON written once and copied into many answers, with a slot where each copy gets
+/// the members that differ from answer to answer (a device's distance from the point asked about).
+public struct PrewrittenObject: Sendable {
+    let bytes: [UInt8]
+    let slot: Int
+
+    /// `body` writes the object's members and calls `markSlot()` once, where sorted keys put the
+    /// inserted members.
+    public init(_ body: (inout JSONWriter) -> Void) {
+        var writer = JSONWriter(capacity: 512)
+        writer.object(body)
+        guard let slot = writer.slot else { preconditionFailure("the object has no slot") }
+        // Kept for as long as the object lives: no spare capacity.
+        bytes = Array(unsafeUninitializedCapacity: writer.bytes.count) { buffer, count in
+            count = buffer.initialize(fromContentsOf: writer.bytes)
+        }
+        self.slot = slot
     }
 }
 
