@@ -22,11 +22,15 @@ extension Response {
     public static func json(_ value: some JSONWritable, status: HTTPResponse.Status = .ok) -> Response {
         var writer = JSONWriter()
         value.write(to: &writer)
-        return json(bytes: writer.bytes, status: status)
+        return json(writer.buffer, status: status)
     }
 
     static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        json(ByteBuffer(bytes: bytes), status: status)
+    }
+
+    static func json(_ body: ByteBuffer, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }
 

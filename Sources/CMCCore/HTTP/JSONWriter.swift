@@ -1,7 +1,11 @@
+import NIOCore
+
 /// Writes JSON bytes directly, for the answers that carry many items (device lists, history):
 /// Foundation's `JSONEncoder` cost more than the database query there.
 public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
+    /// The answer's body as it is sent: no copy between writing and the socket.
+    public private(set) var buffer: ByteBuffer
+    public var bytes: [UInt8] { Array(buffer.readableBytesView) }
     /// The next key or value at this level follows a sibling and needs a comma.
     private var needsComma = false
     /// A key was just written; its value needs no comma.
@@ -9,53 +13,53 @@ public struct JSONWriter {
     /// Where `markSlot()` was called, for `PrewrittenObject`.
     fileprivate var slot: Int?
 
-    public init(capacity: Int = 4096) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 4096) { buffer = ByteBufferAllocator().buffer(capacity: capacity) }
 
     private mutating func beginValue() {
         if afterKey {
             afterKey = false
         } else if needsComma {
-            bytes.append(UInt8(ascii: ","))
+            buffer.writeInteger(UInt8(ascii: ","))
         }
     }
 
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
         beginValue()
-        bytes.append(UInt8(ascii: "{"))
+        buffer.writeInteger(UInt8(ascii: "{"))
         needsComma = false
         body(&self)
-        bytes.append(UInt8(ascii: "}"))
+        buffer.writeInteger(UInt8(ascii: "}"))
         needsComma = true
     }
 
     public mutating func array<S: Sequence>(_ items: S, _ body: (inout JSONWriter, S.Element) -> Void) {
         beginValue()
-        bytes.append(UInt8(ascii: "["))
+        buffer.writeInteger(UInt8(ascii: "["))
         needsComma = false
         for item in items { body(&self, item) }
-        bytes.append(UInt8(ascii: "]"))
+        buffer.writeInteger(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// A member's name from data (a device id, a group); exactly one value method follows.
     public mutating func key(named key: String) {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        if needsComma { buffer.writeInteger(UInt8(ascii: ",")) }
         writeString(key)
-        bytes.append(UInt8(ascii: ":"))
+        buffer.writeInteger(UInt8(ascii: ":"))
         afterKey = true
     }
 
     /// A member's name written in the code, copied as it is: such names need no escaping, and a
     /// list of a hundred devices writes well over a thousand of them.
     public mutating func key(_ key: StaticString) {
-        if needsComma { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "\""))
+        if needsComma { buffer.writeInteger(UInt8(ascii: ",")) }
+        buffer.writeInteger(UInt8(ascii: "\""))
         key.withUTF8Buffer { name in
             assert(!name.contains(where: Self.needsEscape), "\(key) needs escaping")
-            bytes.append(contentsOf: name)
+            buffer.writeBytes(name)
         }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeInteger(UInt8(ascii: ":"))
         afterKey = true
     }
 
@@ -64,11 +68,11 @@ public struct JSONWriter {
     public mutating func object(_ prewritten: PrewrittenObject, inserting insert: (inout JSONWriter) -> Void) {
         beginValue()
         prewritten.bytes.withUnsafeBufferPointer { written in
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: written[..<prewritten.slot]))
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: written[..<prewritten.slot]))
             // The slot follows a member, so whatever is inserted there starts with a comma.
             needsComma = true
             insert(&self)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: written[prewritten.slot...]))
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: written[prewritten.slot...]))
         }
         needsComma = true
     }
@@ -77,22 +81,19 @@ public struct JSONWriter {
     /// member of the object, never its opening brace.
     public mutating func markSlot() {
         precondition(needsComma && !afterKey, "a slot follows a member")
-        slot = bytes.count
+        slot = buffer.writerIndex
     }
 
     public mutating func string(_ value: String) { beginValue(); writeString(value); needsComma = true }
     /// A time as RFC 3339 text, printed straight into the answer.
     public mutating func timestamp(_ value: Timestamp) {
         beginValue()
-        bytes.append(UInt8(ascii: "\""))
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: RFC3339.fixedLength))
-        let written = bytes.withUnsafeMutableBufferPointer { RFC3339.write(value.microseconds, into: UnsafeMutableBufferPointer(rebasing: $0[start...])) }
-        if written == nil {
-            bytes.removeSubrange(start...)
-            bytes.append(contentsOf: value.description.utf8)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: RFC3339.fixedLength) { space in
+            RFC3339.write(value.microseconds, into: UnsafeMutableBufferPointer(start: space.baseAddress!.assumingMemoryBound(to: UInt8.self), count: RFC3339.fixedLength)) ?? 0
         }
-        bytes.append(UInt8(ascii: "\""))
+        if written == 0 { buffer.writeString(value.description) }
+        buffer.writeInteger(UInt8(ascii: "\""))
         needsComma = true
     }
 
@@ -113,7 +114,7 @@ public struct JSONWriter {
 
     private mutating func raw(_ text: String) {
         beginValue()
-        bytes.append(contentsOf: text.utf8)
+        buffer.writeString(text)
         needsComma = true
     }
 
@@ -153,16 +154,16 @@ public struct JSONWriter {
     private mutating func writeString(_ string: String) {
         var string = string
         string.withUTF8 { utf8 in
-            bytes.append(UInt8(ascii: "\""))
+            buffer.writeInteger(UInt8(ascii: "\""))
             // Most strings (keys, ids, categories, times) need no escaping: copy them whole.
             var start = 0
             for (index, byte) in utf8.enumerated() where Self.needsEscape(byte) {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                buffer.writeBytes(UnsafeBufferPointer(rebasing: utf8[start..<index]))
                 appendEscaped(byte)
                 start = index + 1
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
-            bytes.append(UInt8(ascii: "\""))
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: utf8[start...]))
+            buffer.writeInteger(UInt8(ascii: "\""))
         }
     }
 
@@ -171,14 +172,14 @@ public struct JSONWriter {
 
     private mutating func appendEscaped(_ byte: UInt8) {
         switch byte {
-        case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-        case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-        case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-        case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-        case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+        case UInt8(ascii: "\""): buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+        case UInt8(ascii: "\\"): buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+        case UInt8(ascii: "\n"): buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "n")])
+        case UInt8(ascii: "\r"): buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "r")])
+        case UInt8(ascii: "\t"): buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "t")])
         default:
             let hex = Array("0123456789abcdef".utf8)
-            bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
         }
     }
 }
@@ -195,10 +196,8 @@ public struct PrewrittenObject: Sendable {
         var writer = JSONWriter(capacity: 512)
         writer.object(body)
         guard let slot = writer.slot else { preconditionFailure("the object has no slot") }
-        // Kept for as long as the object lives: no spare capacity.
-        bytes = Array(unsafeUninitializedCapacity: writer.bytes.count) { buffer, count in
-            count = buffer.initialize(fromContentsOf: writer.bytes)
-        }
+        // Copied out of the writer: kept for as long as the object lives, with no spare capacity.
+        bytes = writer.bytes
         self.slot = slot
     }
 }
