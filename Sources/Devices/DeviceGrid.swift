@@ -36,8 +36,8 @@ struct DeviceGrid: Sendable {
     }
 
     private var categories: [String: [Cell: [Filed]]] = [:]
-    /// Where each device is filed, to move or remove it.
-    private var places: [String: (category: String, cell: Cell)] = [:]
+    /// Where each device is filed, to move or remove it, and the device itself, to read it by id.
+    private var places: [String: (category: String, cell: Cell, device: Device)] = [:]
 
     /// Files the device, or refiles it where it now is; a device without a position leaves.
     ///
@@ -50,8 +50,11 @@ struct DeviceGrid: Sendable {
         var device = device
         device.prewrite()
         categories[device.category, default: [:]][cell, default: []].append(Filed(location: location, isPublic: device.public, device: device))
-        places[device.id] = (device.category, cell)
+        places[device.id] = (device.category, cell, device)
     }
+
+    /// The device with this id, if it has a position: the grid holds every such device.
+    func device(id: String) -> Device? { places[id]?.device }
 
     mutating func remove(id: String) {
         guard let place = places.removeValue(forKey: id) else { return }

@@ -53,7 +53,10 @@ protocol SQLDeviceRepository: DeviceRepository {
 extension SQLDeviceRepository {
     static var columns: String { "id, owner_id, category, connector, nickname, is_public, metadata, lat, lon, created_at, updated_at" }
 
-    public func find(id: String) async throws -> Device? {
+    public func find(id: String) async throws -> Device? { try await read(id: id) }
+
+    /// The device's row, whatever else the backend keeps.
+    func read(id: String) async throws -> Device? {
         try await database.query("SELECT \(Self.columns) FROM devices WHERE id = $1", .text(id)).first.map(Self.decode)
     }
 

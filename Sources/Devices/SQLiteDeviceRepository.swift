@@ -44,6 +44,15 @@ public final class SQLiteDeviceRepository: SQLDeviceRepository {
         }
     }
 
+    /// From the grid when the device has a position: History asks for the device behind every
+    /// latest-reading request, to check who may read it, and the grid answers without a trip to
+    /// the database's threads. The grid follows each write once it is committed, before the
+    /// write returns.
+    public func find(id: String) async throws -> Device? {
+        if let device = grid.withLockedValue({ $0?.device(id: id) }) { return device }
+        return try await read(id: id)
+    }
+
     /// What a read of the row would give: no credentials, no distance.
     static func stored(_ device: Device) -> Device {
         var device = device
