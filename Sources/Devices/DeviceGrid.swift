@@ -36,8 +36,8 @@ struct DeviceGrid: Sendable {
     }
 
     private var categories: [String: [Cell: [Filed]]] = [:]
-    /// Where each device is filed, to move or remove it, and the device itself, to read it by id.
-    private var places: [String: (category: String, cell: Cell, device: Device)] = [:]
+    /// Every filed device by id: to read it, and to find its category and cell to move or remove it.
+    private var byID: [String: Device] = [:]
 
     /// Files the device, or refiles it where it now is; a device without a position leaves.
     ///
@@ -50,17 +50,18 @@ struct DeviceGrid: Sendable {
         var device = device
         device.prewrite()
         categories[device.category, default: [:]][cell, default: []].append(Filed(location: location, isPublic: device.public, device: device))
-        places[device.id] = (device.category, cell, device)
+        byID[device.id] = device
     }
 
     /// The device with this id, if it has a position: the grid holds every such device.
-    func device(id: String) -> Device? { places[id]?.device }
+    func device(id: String) -> Device? { byID[id] }
 
     mutating func remove(id: String) {
-        guard let place = places.removeValue(forKey: id) else { return }
-        categories[place.category]?[place.cell]?.removeAll { $0.device.id == id }
-        if categories[place.category]?[place.cell]?.isEmpty == true { categories[place.category]?[place.cell] = nil }
-        if categories[place.category]?.isEmpty == true { categories[place.category] = nil }
+        guard let filed = byID.removeValue(forKey: id), let location = filed.location else { return }
+        let category = filed.category, cell = Cell(location)
+        categories[category]?[cell]?.removeAll { $0.device.id == id }
+        if categories[category]?[cell]?.isEmpty == true { categories[category]?[cell] = nil }
+        if categories[category]?.isEmpty == true { categories[category] = nil }
     }
 
     /// The same answer as the SQL backends: within the radius by great-circle distance, after the
