@@ -46,7 +46,11 @@ protocol SQLReadingRepository: ReadingRepository {
 extension SQLReadingRepository {
     static var columns: String { "device_id, ts, category, connector, payload" }
 
-    public func store(_ readings: [Reading]) async throws -> Int {
+    public func store(_ readings: [Reading]) async throws -> Int { try await insert(readings) }
+    public func latest(device: String) async throws -> Reading? { try await selectLatest(device: device) }
+    public func latest(devices: [String]) async throws -> [String: Reading] { try await selectLatest(devices: devices) }
+
+    func insert(_ readings: [Reading]) async throws -> Int {
         guard !readings.isEmpty else { return 0 }
         try await prepareStore(readings)
         var latest: [String: Reading] = [:]
@@ -98,11 +102,11 @@ extension SQLReadingRepository {
         ).map(Self.decode)
     }
 
-    public func latest(device: String) async throws -> Reading? {
+    func selectLatest(device: String) async throws -> Reading? {
         try await database.query("SELECT \(Self.columns) FROM latest_readings WHERE device_id = $1", .text(device)).first.map(Self.decode)
     }
 
-    public func latest(devices: [String]) async throws -> [String: Reading] {
+    func selectLatest(devices: [String]) async throws -> [String: Reading] {
         var found: [String: Reading] = [:]
         for chunk in devices.chunked(500) {
             var conditions = SQLConditions()

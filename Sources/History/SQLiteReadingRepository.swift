@@ -1,10 +1,17 @@
 import CMCCore
 
 /// Readings in SQLite: a table clustered on (device, time), so one device's range is one index scan.
+/// The process serving the file is its only writer, so it keeps the latest readings it was asked
+/// for in memory (`LatestReadings`).
 public struct SQLiteReadingRepository: SQLReadingRepository {
     let database: any Database
+    let latestReadings: LatestReadings
 
-    public init(database: any Database) { self.database = database }
+    /// `cachedDevices`: how many devices' latest readings are kept in memory (a few hundred bytes each).
+    public init(database: any Database, cachedDevices: Int = 500_000) {
+        self.database = database
+        self.latestReadings = LatestReadings(capacity: cachedDevices)
+    }
 
     func numericField(_ placeholder: String) -> String {
         "CASE WHEN json_type(payload, \(placeholder)) IN ('integer', 'real') THEN CAST(json_extract(payload, \(placeholder)) AS REAL) END"
@@ -13,4 +20,39 @@ public struct SQLiteReadingRepository: SQLReadingRepository {
     func fieldBind(_ field: String) -> SQLValue { .text("$.\"\(field)\"") }
 
     func prepareStore(_ readings: [Reading]) async throws {}
+
+    public func store(_ readings: [Reading]) async throws -> Int {
+        // Also when the store fails: it may have failed after its commit.
+        defer { latestReadings.invalidate(readings.lazy.map(\.device)) }
+        return try await insert(readings)
+    }
+
+    public func latest(device: String) async throws -> Reading? {
+        let (cached, generation) = latestReadings.lookup(device)
+        if let cached { return cached }
+        let reading = try await selectLatest(device: device)
+        latestReadings.fill([device: reading], since: generation)
+        return reading
+    }
+
+    public func latest(devices: [String]) async throws -> [String: Reading] {
+        var found: [String: Reading] = [:]
+        var missing: [String] = []
+        var generation: UInt64 = .max
+        for device in devices {
+            let (cached, current) = latestReadings.lookup(device)
+            generation = min(generation, current)
+            switch cached {
+            case .some(.some(let reading)): found[device] = reading
+            case .some(.none): break
+            case .none: missing.append(device)
+            }
+        }
+        guard !missing.isEmpty else { return found }
+        let read = try await selectLatest(devices: missing)
+        var answers: [String: Reading?] = [:]
+        for device in missing { answers[device] = .some(read[device]) }
+        latestReadings.fill(answers, since: generation)
+        return found.merging(read) { _, new in new }
+    }
 }

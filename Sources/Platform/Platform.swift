@@ -69,7 +69,7 @@ public struct Platform: Sendable {
             // At start rather than in the first "near" request, which would wait for it.
             try await devices.loadGrid()
             deviceRepository = devices
-            readings = SQLiteReadingRepository(database: database)
+            readings = SQLiteReadingRepository(database: database, cachedDevices: configuration.latestReadingsInMemory)
         case .postgres:
             deviceRepository = PostgresDeviceRepository(database: database)
             readings = PostgresReadingRepository(database: database)

@@ -19,6 +19,8 @@ public struct PlatformConfiguration: Sendable {
     public var migrationsDirectory: URL?
     /// The broker devices publish to; MQTT ingest runs when it is set.
     public var mqttURL: String?
+    /// On SQLite, how many devices' latest readings are kept in memory; 0 reads each from the file.
+    public var latestReadingsInMemory = 500_000
     /// The ingest's session name at the broker; one per platform, or instances take it from each other.
     public var mqttClientID = "cmc-ingest"
     /// UDP port of the CoAP server and of CoAP over DTLS; the server runs when `coapPort` is set.
@@ -53,6 +55,7 @@ public struct PlatformConfiguration: Sendable {
             guard let parsed = Logger.Level(rawValue: level) else { throw ConfigurationError("CMC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical") }
             logLevel = parsed
         }
+        if let count = try int("CMC_LATEST_READINGS_IN_MEMORY", 0...100_000_000) { latestReadingsInMemory = count }
         mqttURL = environment["CMC_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let clientID = environment["CMC_MQTT_CLIENT_ID"], !clientID.isEmpty { mqttClientID = clientID }
         // CoAP listens by default on its registered ports; "off" turns a port off.
