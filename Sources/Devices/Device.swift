@@ -6,9 +6,11 @@ public struct Device: Codable, Sendable, Equatable {
     /// devices out of the grid while other queries copy the same ones, and one reference to count
     /// costs less than ten. A change makes a new object, without the old one's JSON.
     private final class Shared: Sendable {
-        let fields: Fields
         /// The device's JSON without distance and credentials, written once by `prewrite()`.
+        /// First, so that it shares a cache line with the reference count: a near answer writes
+        /// devices it has just copied (and counted), and the grid's devices are seldom in cache.
         let prewritten: PrewrittenObject?
+        let fields: Fields
 
         init(_ fields: Fields, prewritten: PrewrittenObject? = nil) {
             self.fields = fields
