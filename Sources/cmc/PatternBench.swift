@@ -108,6 +108,9 @@ struct PatternBench: AsyncParsableCommand {
                 Reading(device: $0.id, ts: now, category: $0.category, connector: $0.connector, values: ["value": .number(1)])
             })
         }
+        // As after any bulk load: without statistics PostgreSQL plans the first queries for empty
+        // tables, until autovacuum gets to them.
+        if platform.database.dialect == .postgres { try await platform.database.query("ANALYZE") }
 
         if servePort != nil {
             print("serving \(all.count) devices on http://127.0.0.1:\(port)/ until stopped")
