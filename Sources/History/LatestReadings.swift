@@ -26,6 +26,18 @@ final class LatestReadings: Sendable {
         state.withLockedValue { ($0.readings[device], $0.generation) }
     }
 
+    /// The same for a page of devices, under one lock: what is kept for each, and the ones to read.
+    func lookup(_ devices: [String]) -> (known: [String: Reading?], missing: [String], generation: UInt64) {
+        state.withLockedValue { state in
+            var known: [String: Reading?] = [:]
+            var missing: [String] = []
+            for device in devices {
+                if let answer = state.readings[device] { known[device] = answer } else { missing.append(device) }
+            }
+            return (known, missing, state.generation)
+        }
+    }
+
     /// Whatever the database answered for `devices` since `generation`; kept only if no store ended meanwhile.
     func fill(_ answers: [String: Reading?], since generation: UInt64) {
         state.withLockedValue { state in
@@ -43,6 +55,4 @@ final class LatestReadings: Sendable {
             for device in devices { state.readings.removeValue(forKey: device) }
         }
     }
-
-    var count: Int { state.withLockedValue { $0.readings.count } }
 }

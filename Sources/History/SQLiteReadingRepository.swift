@@ -36,23 +36,11 @@ public struct SQLiteReadingRepository: SQLReadingRepository {
     }
 
     public func latest(devices: [String]) async throws -> [String: Reading] {
-        var found: [String: Reading] = [:]
-        var missing: [String] = []
-        var generation: UInt64 = .max
-        for device in devices {
-            let (cached, current) = latestReadings.lookup(device)
-            generation = min(generation, current)
-            switch cached {
-            case .some(.some(let reading)): found[device] = reading
-            case .some(.none): break
-            case .none: missing.append(device)
-            }
-        }
+        let (known, missing, generation) = latestReadings.lookup(devices)
+        let found = known.compactMapValues { $0 }
         guard !missing.isEmpty else { return found }
         let read = try await selectLatest(devices: missing)
-        var answers: [String: Reading?] = [:]
-        for device in missing { answers[device] = .some(read[device]) }
-        latestReadings.fill(answers, since: generation)
+        latestReadings.fill(Dictionary(missing.map { ($0, read[$0]) }, uniquingKeysWith: { first, _ in first }), since: generation)
         return found.merging(read) { _, new in new }
     }
 }
