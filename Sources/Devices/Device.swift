@@ -32,8 +32,10 @@ public struct Device: Codable, Sendable, Equatable {
     }
 
     private var shared: Shared
-    /// Metres from the point of a `near` query.
+    /// Metres from the point of a `near` query. Answers give it to the millimetre; pages and
+    /// cursors keep it whole, so that devices at nearly the same distance keep their order.
     public var distance: Double?
+    static let distanceDecimals = 3
     /// The connector account, in the answer that created or renewed it only.
     public var credentials: DeviceCredentials?
 
@@ -99,7 +101,7 @@ public struct Device: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         try shared.fields.encode(to: encoder)
         var extra = encoder.container(keyedBy: ExtraKeys.self)
-        try extra.encodeIfPresent(distance, forKey: .distance)
+        try extra.encodeIfPresent(distance?.rounded(fractionDigits: Self.distanceDecimals), forKey: .distance)
         try extra.encodeIfPresent(credentials, forKey: .credentials)
     }
 
@@ -148,7 +150,7 @@ extension Device: JSONWritable {
     /// platform's largest answers.
     public func write(to writer: inout JSONWriter) {
         if credentials == nil, let prewritten = shared.prewritten {
-            writer.object(prewritten) { $0.member("distance", distance) }
+            writer.object(prewritten) { $0.distance(distance) }
             return
         }
         writer.object { w in
@@ -160,7 +162,7 @@ extension Device: JSONWritable {
                         c.key("username"); c.string(credentials.username)
                     }
                 }
-                w.member("distance", distance)
+                w.distance(distance)
             }
         }
     }
@@ -191,5 +193,13 @@ extension Device: JSONWritable {
         w.key("ownerID"); w.string(ownerID)
         w.key("public"); w.bool(self.public)
         w.key("updatedAt"); w.timestamp(updatedAt)
+    }
+}
+
+private extension JSONWriter {
+    mutating func distance(_ metres: Double?) {
+        guard let metres else { return }
+        key("distance")
+        number(metres, fractionDigits: Device.distanceDecimals)
     }
 }

@@ -265,6 +265,9 @@ struct DeviceJSONTests {
             #expect(direct == encoded)
             #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self))
         }
+        var writer = JSONWriter()
+        device.write(to: &writer)
+        #expect(String(decoding: writer.bytes, as: UTF8.self).contains(#""distance":12.346,"#))
     }
 
     @Test("a prewritten device writes what the encoder writes, with its distance, and a change to any field drops the copy")

@@ -112,6 +112,32 @@ public struct JSONWriter {
         }
     }
 
+    /// A number rounded to `fractionDigits` decimals, as the Codable form writes
+    /// `value.rounded(fractionDigits:)`: printed from an integer, without the shortest-form search
+    /// and the string that `description` costs for every device of a near answer.
+    public mutating func number(_ value: Double, fractionDigits: Int) {
+        let scale = Double.powerOfTen(fractionDigits)
+        let scaled = (value * scale).rounded()
+        // Below 2⁵² (with a margin) doubles are closer together than the last decimal kept, so the
+        // decimal printed is the shortest that reads back as the rounded value.
+        guard scaled.isFinite, abs(scaled) < 4e15 else { return number(value.rounded(fractionDigits: fractionDigits)) }
+        beginValue()
+        let magnitude = Int64(scaled).magnitude
+        if scaled < 0 { buffer.writeInteger(UInt8(ascii: "-")) }
+        let divisor = UInt64(scale)
+        var whole = UInt64(magnitude) / divisor, fraction = UInt64(magnitude) % divisor, width = fractionDigits
+        // Trailing zeros of the fraction are left out, as in the shortest form.
+        while width > 0, fraction % 10 == 0 { fraction /= 10; width -= 1 }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { digits in
+            var start = digits.count
+            for _ in 0..<width { start -= 1; digits[start] = UInt8(ascii: "0") + UInt8(fraction % 10); fraction /= 10 }
+            if width > 0 { start -= 1; digits[start] = UInt8(ascii: ".") }
+            repeat { start -= 1; digits[start] = UInt8(ascii: "0") + UInt8(whole % 10); whole /= 10 } while whole > 0
+            buffer.writeBytes(UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+        needsComma = true
+    }
+
     private mutating func raw(_ text: String) {
         beginValue()
         buffer.writeString(text)
@@ -205,4 +231,21 @@ public struct PrewrittenObject: Sendable {
 /// A value that writes itself with `JSONWriter`; `JSONResponse` uses it when a type offers it.
 public protocol JSONWritable {
     func write(to writer: inout JSONWriter)
+}
+
+extension Double {
+    /// The value rounded to `fractionDigits` decimals (0...4, below which the shortest form of a
+    /// double switches to an exponent), never negative zero.
+    public func rounded(fractionDigits: Int) -> Double {
+        let scale = Double.powerOfTen(fractionDigits)
+        let rounded = (self * scale).rounded() / scale
+        return rounded == 0 ? 0 : rounded
+    }
+
+    fileprivate static func powerOfTen(_ exponent: Int) -> Double {
+        precondition((0...4).contains(exponent), "0 to 4 decimals")
+        var power = 1.0
+        for _ in 0..<exponent { power *= 10 }
+        return power
+    }
 }
