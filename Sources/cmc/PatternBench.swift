@@ -176,7 +176,7 @@ struct PatternBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         let output = try await Tools.output(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), [
             "bench", "users", "--base", base, "--workload", kind.rawValue, "--users", "\(count)", "--iterations", "\(iterations)",
-            "--max-seconds", "\(maxSeconds)", "--ramp-up", "\(rampUp)",
+            "--max-seconds", "\(maxSeconds)", "--ramp-up", "\(rampUp)", "--min-seconds", kind == .health ? "2" : "0",
         ])
         let wall = (ContinuousClock.now - start).seconds
         let result = try JSONDecoder().decode(UserLoad.Result.self, from: Data(output.utf8))

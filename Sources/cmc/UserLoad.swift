@@ -21,6 +21,8 @@ struct UserLoad: AsyncParsableCommand {
     @Option(help: "Patterns per user (health: six requests per pattern).") var iterations = 50
     @Option(help: "Seconds after which users start nothing new (0: no limit).") var maxSeconds = 0.0
     @Option(help: "Users started per second (0: all at once).") var rampUp = 0.0
+    @Option(help: "health: seconds the users keep asking at least, past their requests (a ceiling measured in a third of a second says more about that moment than about the machine).")
+    var minSeconds = 0.0
 
     struct Result: Codable {
         let requests: Int
@@ -35,6 +37,7 @@ struct UserLoad: AsyncParsableCommand {
 
     func run() async throws {
         let deadline = maxSeconds > 0 ? Duration.milliseconds(Int64(maxSeconds * 1000)) : nil
+        let minimum = Duration.milliseconds(Int64(minSeconds * 1000))
         let (base, iterations) = (self.base, self.iterations)
         var random = SplitMix64(seed: 2019)
         let seeds = (0..<users).map { _ in random.next() }
@@ -43,7 +46,7 @@ struct UserLoad: AsyncParsableCommand {
         case .health:
             result = try await load { _, client, start in
                 var samples: [(Double, Bool)] = []
-                for _ in 0..<(iterations * 6) {
+                while samples.count < iterations * 6 || ContinuousClock.now - start < minimum {
                     if let deadline, ContinuousClock.now - start > deadline { break }
                     samples.append(await Self.get(client, base + "/health"))
                 }
