@@ -122,10 +122,9 @@ public struct JSONWriter {
         // decimal printed is the shortest that reads back as the rounded value.
         guard scaled.isFinite, abs(scaled) < 4e15 else { return number(value.rounded(fractionDigits: fractionDigits)) }
         beginValue()
-        let magnitude = Int64(scaled).magnitude
         if scaled < 0 { buffer.writeInteger(UInt8(ascii: "-")) }
-        let divisor = UInt64(scale)
-        var whole = UInt64(magnitude) / divisor, fraction = UInt64(magnitude) % divisor, width = fractionDigits
+        let magnitude = Int64(scaled).magnitude, divisor = UInt64(scale)
+        var whole = magnitude / divisor, fraction = magnitude % divisor, width = fractionDigits
         // Trailing zeros of the fraction are left out, as in the shortest form.
         while width > 0, fraction % 10 == 0 { fraction /= 10; width -= 1 }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { digits in
