@@ -7,8 +7,11 @@ public struct SQLiteReadingRepository: SQLReadingRepository {
     let database: any Database
     let latestReadings: LatestReadings
 
+    /// About 200 MB when full.
+    public static let defaultCachedDevices = 500_000
+
     /// `cachedDevices`: how many devices' latest readings are kept in memory (a few hundred bytes each).
-    public init(database: any Database, cachedDevices: Int = 500_000) {
+    public init(database: any Database, cachedDevices: Int = defaultCachedDevices) {
         self.database = database
         self.latestReadings = LatestReadings(capacity: cachedDevices)
     }

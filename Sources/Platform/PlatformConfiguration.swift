@@ -1,5 +1,6 @@
 import CMCCore
 import Foundation
+import History
 import Logging
 import Persistence
 import Portal
@@ -20,7 +21,7 @@ public struct PlatformConfiguration: Sendable {
     /// The broker devices publish to; MQTT ingest runs when it is set.
     public var mqttURL: String?
     /// On SQLite, how many devices' latest readings are kept in memory; 0 reads each from the file.
-    public var latestReadingsInMemory = 500_000
+    public var latestReadingsInMemory = SQLiteReadingRepository.defaultCachedDevices
     /// The ingest's session name at the broker; one per platform, or instances take it from each other.
     public var mqttClientID = "cmc-ingest"
     /// UDP port of the CoAP server and of CoAP over DTLS; the server runs when `coapPort` is set.

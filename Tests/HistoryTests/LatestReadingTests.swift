@@ -7,7 +7,7 @@ import Testing
 /// each case reads before and after the stores that must change it.
 @Suite("Latest readings")
 struct LatestReadingTests {
-    static func repositories(_ database: any Database, cachedDevices: Int = 500_000) async throws -> (any ReadingRepository, table: any ReadingRepository) {
+    static func repositories(_ database: any Database, cachedDevices: Int = SQLiteReadingRepository.defaultCachedDevices) async throws -> (any ReadingRepository, table: any ReadingRepository) {
         try await Migrations(directory: TestBackend.migrationsDirectory, dialect: database.dialect).apply(to: database, logger: TestBackend.logger)
         guard database.dialect == .sqlite else { return (PostgresReadingRepository(database: database), PostgresReadingRepository(database: database)) }
         // The second one keeps nothing in memory: it reads the table.
