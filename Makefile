@@ -128,6 +128,7 @@ bench: release broker bench-deps
 	$(MAKE) --no-print-directory bench-db
 	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --database $(BENCH_PG) --json $(BENCH_DIR)/pattern-440-postgres.json
 	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --siege --json $(BENCH_DIR)/commands.json
+	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 1 --repetitions 30 --json $(BENCH_DIR)/commands-one-user.json
 	$(CMC_BIN) bench ingest --mqtt "$(BENCH_MQTT)" --readings 50000 --coap-requests 1000
 	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
 	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=440 JMETER_USERS=100 JMETER_ITERATIONS=20
@@ -145,6 +146,7 @@ bench-full: release broker postgres bench-deps
 	$(MAKE) --no-print-directory bench-db
 	$(CMC_BIN) bench geo --devices 440000 --database $(BENCH_PG)
 	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --repetitions 10 --siege --json $(BENCH_DIR)/commands.json
+	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 1 --repetitions 100 --json $(BENCH_DIR)/commands-one-user.json
 	$(CMC_BIN) bench ingest --mqtt "$(BENCH_MQTT)"
 	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
 	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=44000 JMETER_USERS=100 JMETER_ITERATIONS=50
