@@ -25,7 +25,8 @@ TEST_BROKER_DIR ?= /tmp/cmc-mosquitto-test
 TEST_MQTT_URL ?= mqtt://cmc:cmc-test@127.0.0.1:18830
 CMC_PORT ?= 8080
 CMC_ADMIN_EMAIL ?= admin@cmc.local
-CMC_ADMIN_PASSWORD ?= change-me-now
+# The first admin's password: generated on the first `make run` into data/admin-password unless given.
+CMC_ADMIN_PASSWORD ?=
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: run test portal-test deps build release postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
@@ -51,6 +52,11 @@ postgres: deps
 	@pg_lsclusters -h | grep -q '^15 \+main' || pg_createcluster 15 main >/dev/null
 	@pg_lsclusters -h | grep '^15 \+main' | grep -q online || pg_ctlcluster 15 main start
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@# The tests run many platforms at once on both backends, each with its connection pool.
+	@if [ "$$(su postgres -c "psql -qAt -c 'SHOW max_connections'")" -lt 400 ]; then \
+		su postgres -c "psql -qAt -c 'ALTER SYSTEM SET max_connections = 400'" >/dev/null && pg_ctlcluster 15 main restart; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	fi
 	@su postgres -c "psql -qAt -c \"ALTER USER postgres PASSWORD 'cmc'\"" >/dev/null
 	@su postgres -c "psql -qAt -c \"SELECT 1 FROM pg_database WHERE datname = 'cmc_test'\"" | grep -q 1 || su postgres -c "createdb cmc_test"
 	@su postgres -c "psql -qAt -d cmc_test -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
@@ -78,8 +84,10 @@ openapi-check:
 
 ## Every test, on SQLite and on PostgreSQL + PostGIS, then the web map in headless Chromium.
 test: deps postgres test-broker openapi-check
+	@# One test at a time: each starts whole platforms (both backends, broker clients, servers),
+	@# and on two cores a serial run is as fast as a parallel one and its timings are its own.
 	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) CMC_REQUIRE_MQTT=1 \
-		swift test $(SWIFT_BUILD_FLAGS)
+		swift test --no-parallel $(SWIFT_BUILD_FLAGS)
 	$(MAKE) --no-print-directory portal-test
 
 ## The web map against a running platform with the demo city; screenshots in data/portal-screenshots/.
@@ -92,9 +100,10 @@ portal-test: deps test-broker
 ## 127.0.0.1:8090 (read by connectors/cagliari-*.json) runs beside the platform and stops with it.
 run: release broker
 	@mkdir -p data
-	@echo "portal and API: http://127.0.0.1:$(CMC_PORT)/  (admin: $(CMC_ADMIN_EMAIL))"
+	@[ -n "$(CMC_ADMIN_PASSWORD)" ] || [ -s data/admin-password ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > data/admin-password
+	@echo "portal and API: http://127.0.0.1:$(CMC_PORT)/  (first admin: $(CMC_ADMIN_EMAIL), password: $(or $(CMC_ADMIN_PASSWORD),$$(cat data/admin-password)))"
 	@.build/release/cmc demo feeds --port 8090 > data/demo-feeds.log 2>&1 & feeds=$$!; trap "kill $$feeds 2>/dev/null" EXIT INT TERM; \
-	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD=$(CMC_ADMIN_PASSWORD) \
+	CMC_PORT=$(CMC_PORT) CMC_ADMIN_EMAIL=$(CMC_ADMIN_EMAIL) CMC_ADMIN_PASSWORD="$(or $(CMC_ADMIN_PASSWORD),$$(cat data/admin-password))" \
 		CMC_MQTT_URL="mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883" .build/release/cmc serve
 
 ## Benchmarks (release build): the published evaluations' workloads beside this machine's

@@ -117,11 +117,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Outbound: the one policy for what the platform fetches on its users' behalf (feeds added
+        // over the API, webhooks): public addresses only, checked at connect time.
+        .target(
+            name: "Outbound",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Webhooks: events POSTed to subscribers' URLs, signed, retried.
         .target(
             name: "Webhooks",
             dependencies: [
-                "CMCCore", "Auth", "Events",
+                "CMCCore", "Auth", "Events", "Outbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -194,7 +206,7 @@ let package = Package(
         .target(
             name: "Feeds",
             dependencies: [
-                "CMCCore",
+                "CMCCore", "Outbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -210,7 +222,7 @@ let package = Package(
         .target(
             name: "Persistence",
             dependencies: [
-                "CMCCore", "Auth", "Devices", "History", "Events", "Feeds",
+                "CMCCore", "Auth", "Devices", "History", "Events", "Feeds", "Outbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -259,7 +271,7 @@ let package = Package(
             name: "Platform",
             dependencies: [
                 "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events", "Webhooks",
-                "Feeds", "Persistence", "Mobility", "Portal",
+                "Feeds", "Persistence", "Mobility", "Portal", "Outbound",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -273,7 +285,7 @@ let package = Package(
         .executableTarget(
             name: "cmc",
             dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "CoAP", "DemoCity",
+                "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "DemoCity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -288,7 +300,7 @@ let package = Package(
         .target(
             name: "CMCTesting",
             dependencies: [
-                "Platform", "CMCCore", "Auth",
+                "Platform", "CMCCore", "Auth", "Outbound",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -307,6 +319,7 @@ let package = Package(
         serviceTests("Platform", extra: ["Portal"]),
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
         serviceTests("CoAPConnector", extra: ["CoAP"]),
+        serviceTests("Outbound"),
         serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),
         serviceTests("DemoCity", extra: ["Feeds", "Persistence"]),
         serviceTests("Mobility", extra: ["DemoCity"]),

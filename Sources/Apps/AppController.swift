@@ -132,7 +132,10 @@ public struct AppController: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
-        try await repository.delete(id: try await ownedApp(context).id)
+        let app = try await ownedApp(context)
+        // Its tokens first: a crash in between leaves an app that must sign in again, not tokens without an app.
+        try await authority.retireTokens(of: .application(app.id))
+        try await repository.delete(id: app.id)
         return .noContent
     }
 
@@ -140,6 +143,8 @@ public struct AppController: Sendable {
         let app = try await ownedApp(context)
         let secret = AppSecret.generate()
         try await repository.updateSecret(id: app.id, secretHash: AppSecret.hash(secret))
+        // A new secret is for when the old one leaked: tokens signed in with it go too.
+        try await authority.retireTokens(of: .application(app.id))
         return JSONResponse(AppCredentials(app: app, secret: secret))
     }
 }

@@ -8,6 +8,7 @@ protocol AppRepository: Sendable {
     func update(_ app: ThirdPartyApp) async throws
     func updateSecret(id: String, secretHash: String) async throws
     func delete(id: String) async throws
+    func deleteAll(ownerID: String) async throws
 }
 
 /// The App table uses the same SQL on SQLite and PostgreSQL.
@@ -54,6 +55,10 @@ struct SQLAppRepository: AppRepository {
 
     func delete(id: String) async throws {
         try await database.query("DELETE FROM apps WHERE id = $1", .text(id))
+    }
+
+    func deleteAll(ownerID: String) async throws {
+        try await database.query("DELETE FROM apps WHERE owner_id = $1", .text(ownerID))
     }
 
     static func decode(_ row: SQLRow) throws -> ThirdPartyApp {

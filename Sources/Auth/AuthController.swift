@@ -7,7 +7,11 @@ public struct AuthController: Sendable {
     let rules: AuthorizationRules
     let microserviceTokenLifetime: Duration
 
-    public init(authority: TokenAuthority, rules: AuthorizationRules, microserviceTokenLifetime: Duration = .seconds(365 * 86400)) {
+    /// A service's token lasts 30 days unless asked otherwise, a year at most: a stolen one is not
+    /// good for ever, and `DELETE /auth/tokens/microservice/{name}` retires it sooner.
+    public static let maximumMicroserviceLifetimeSeconds = 365 * 86400
+
+    public init(authority: TokenAuthority, rules: AuthorizationRules, microserviceTokenLifetime: Duration = .seconds(30 * 86400)) {
         self.authority = authority
         self.rules = rules
         self.microserviceTokenLifetime = microserviceTokenLifetime
@@ -18,6 +22,7 @@ public struct AuthController: Sendable {
         Route("POST", "/auth/tokens/verify", allow: Audience.signedIn),
         Route("POST", "/auth/tokens/revoke", allow: Audience.signedIn),
         Route("POST", "/auth/tokens/microservice", allow: Audience.admins),
+        Route("DELETE", "/auth/tokens/microservice/{name}", allow: Audience.admins),
         Route("GET", "/auth/rules", allow: Audience.admins),
         Route("PUT", "/auth/rules", allow: Audience.admins),
         Route("DELETE", "/auth/rules", allow: Audience.admins),
@@ -28,6 +33,7 @@ public struct AuthController: Sendable {
         group.post("tokens/verify", use: verify)
         group.post("tokens/revoke", use: revoke)
         group.post("tokens/microservice", use: issueMicroservice)
+        group.delete("tokens/microservice/{name}", use: retireMicroservice)
         group.get("rules") { _, _ in JSONResponse(RuleSet(rules: rules.rules)) }
         group.put("rules", use: replaceRules)
         group.delete("rules") { _, _ in
@@ -98,10 +104,20 @@ public struct AuthController: Sendable {
         guard ServiceName.isValid(body.name) else { throw APIError.invalid("name", "must be 1-64 letters, digits, '-' or '_'") }
         var lifetime = microserviceTokenLifetime
         if let seconds = body.lifetimeSeconds {
-            guard (60...(10 * 365 * 86400)).contains(seconds) else { throw APIError.invalid("lifetimeSeconds", "must be from 60 to 315360000") }
+            guard (60...Self.maximumMicroserviceLifetimeSeconds).contains(seconds) else {
+                throw APIError.invalid("lifetimeSeconds", "must be from 60 to \(Self.maximumMicroserviceLifetimeSeconds)")
+            }
             lifetime = .seconds(seconds)
         }
         return JSONResponse(try await authority.issue(kind: .microservice, subject: body.name, lifetime: lifetime), status: .created)
+    }
+
+    /// Every token issued so far to the service `name` stops working; new ones can be issued.
+    @Sendable func retireMicroservice(_ request: Request, context: CMCRequestContext) async throws -> HTTPResponse.Status {
+        let name = try context.parameters.require("name")
+        guard ServiceName.isValid(name) else { throw APIError.invalid("name", "must be 1-64 letters, digits, '-' or '_'") }
+        try await authority.retireTokens(of: .microservice(name))
+        return .noContent
     }
 
     struct RuleSet: Codable, Sendable {

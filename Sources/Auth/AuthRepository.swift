@@ -9,6 +9,9 @@ public protocol AuthRepository: Sendable {
     func revokedTokens(after now: Timestamp) async throws -> [String]
     func savedRules() async throws -> [AuthorizationRule]?
     func saveRules(_ rules: [AuthorizationRule]?) async throws
+    /// Tokens of `subject` issued at or before `validAfter` stop working.
+    func stampTokens(subject: String, validAfter: Timestamp) async throws
+    func tokenStamps() async throws -> [String: Timestamp]
 }
 
 /// The Auth tables use the same SQL on SQLite and PostgreSQL.
@@ -41,6 +44,21 @@ public struct SQLAuthRepository: AuthRepository {
     public func revokedTokens(after now: Timestamp) async throws -> [String] {
         try await database.query("DELETE FROM auth_revoked_tokens WHERE expires_at <= $1", .integer(now.microseconds))
         return try await database.query("SELECT token_id FROM auth_revoked_tokens").map { try $0.string("token_id") }
+    }
+
+    public func stampTokens(subject: String, validAfter: Timestamp) async throws {
+        try await database.query(
+            "INSERT INTO auth_token_stamps (subject, valid_after) VALUES ($1, $2) ON CONFLICT (subject) DO UPDATE SET valid_after = excluded.valid_after",
+            .text(subject), .integer(validAfter.microseconds)
+        )
+    }
+
+    public func tokenStamps() async throws -> [String: Timestamp] {
+        var stamps: [String: Timestamp] = [:]
+        for row in try await database.query("SELECT subject, valid_after FROM auth_token_stamps") {
+            stamps[try row.string("subject")] = Timestamp(microseconds: try row.int("valid_after"))
+        }
+        return stamps
     }
 
     public func savedRules() async throws -> [AuthorizationRule]? {

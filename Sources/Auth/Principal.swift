@@ -11,14 +11,17 @@ public struct Principal: Sendable, Equatable, Codable {
     public let owner: String?
     public let tokenID: String
     public let expiresAt: Timestamp
+    public let issuedAt: Timestamp
 
-    public init(kind: TokenKind, subject: String, role: Role? = nil, owner: String? = nil, tokenID: String, expiresAt: Timestamp) {
+    public init(kind: TokenKind, subject: String, role: Role? = nil, owner: String? = nil, tokenID: String, expiresAt: Timestamp,
+                issuedAt: Timestamp = .now()) {
         self.kind = kind
         self.subject = subject
         self.role = role
         self.owner = owner
         self.tokenID = tokenID
         self.expiresAt = expiresAt
+        self.issuedAt = issuedAt
     }
 
     /// Sees and changes every resource: admins and the platform's own services.

@@ -7,7 +7,11 @@ import NIOConcurrencyHelpers
 /// Signs and verifies the platform's tokens with Ed25519 keys kept in the Auth tables.
 ///
 /// Only the Auth service holds the private keys; other processes verify with `GET /auth/jwks`.
-/// Revocations are held in memory so a revoked token stops working on the next request.
+/// Revocations and token stamps are held in memory, loaded from the Auth tables, so a revoked token
+/// stops working on the next request. A stamp retires every token of one subject at once: a token
+/// works only if it was issued after its subject's stamp (and, for an application, after its
+/// owner's), so changing a user's role or password, rotating an app's secret or deleting either
+/// ends what the old tokens stood for.
 public final class TokenAuthority: Sendable {
     static let issuer = "cmc"
 
@@ -21,17 +25,19 @@ public final class TokenAuthority: Sendable {
     private let signingKID: String
     private let publicKeys: [(kid: String, key: Curve25519.Signing.PublicKey)]
     private let revoked: NIOLockedValueBox<Set<String>>
+    private let stamps: NIOLockedValueBox<[String: Timestamp]>
     /// Tokens already verified: a signature check costs more than the rest of a small request.
     private let verified = NIOLockedValueBox([String: Principal]())
     static let verifiedCacheSize = 10_000
 
     private init(repository: any AuthRepository, keys: JWTKeyCollection, signingKID: String,
-                 publicKeys: [(kid: String, key: Curve25519.Signing.PublicKey)], revoked: Set<String>) {
+                 publicKeys: [(kid: String, key: Curve25519.Signing.PublicKey)], revoked: Set<String>, stamps: [String: Timestamp]) {
         self.repository = repository
         self.keys = keys
         self.signingKID = signingKID
         self.publicKeys = publicKeys
         self.revoked = NIOLockedValueBox(revoked)
+        self.stamps = NIOLockedValueBox(stamps)
     }
 
     /// Loads the stored keys, creating the first one on a new database.
@@ -52,7 +58,7 @@ public final class TokenAuthority: Sendable {
         }
         let revoked = try await repository.revokedTokens(after: .now())
         return TokenAuthority(repository: repository, keys: collection, signingKID: stored.last!.kid,
-                              publicKeys: publicKeys, revoked: Set(revoked))
+                              publicKeys: publicKeys, revoked: Set(revoked), stamps: try await repository.tokenStamps())
     }
 
     public func issue(kind: TokenKind, subject: String, role: Role? = nil, owner: String? = nil, lifetime: Duration) async throws -> IssuedToken {
@@ -64,31 +70,32 @@ public final class TokenAuthority: Sendable {
             iat: .init(value: Date(timeIntervalSince1970: TimeInterval(now.secondsSince1970))),
             jti: .init(value: UUID().uuidString.lowercased()),
             iss: .init(value: Self.issuer),
-            kind: kind, role: role, owner: owner
+            kind: kind, role: role, owner: owner, issuedMicroseconds: now.microseconds
         )
         let token = try await keys.sign(claims, kid: JWKIdentifier(string: signingKID))
         return IssuedToken(token: token, expiresAt: Timestamp(microseconds: expires.secondsSince1970 * 1_000_000))
     }
 
     public enum Rejection: Error, CustomStringConvertible {
-        case malformed, badSignature, expired, revoked
+        case malformed, badSignature, expired, revoked, superseded
         public var description: String {
             switch self {
             case .malformed: "token is not a valid JWT"
             case .badSignature: "token signature or claims do not verify"
             case .expired: "token has expired"
             case .revoked: "token has been revoked"
+            case .superseded: "token was issued before its account changed; sign in again"
             }
         }
     }
 
     public func verify(_ token: String) async throws(Rejection) -> Principal {
         if let principal = verified.withLockedValue({ $0[token] }) {
-            guard principal.expiresAt > .now() else { throw .expired }
-            if revoked.withLockedValue({ $0.contains(principal.tokenID) }) { throw .revoked }
+            try check(principal)
             return principal
         }
         let principal = try await verifySignature(token)
+        try check(principal)
         verified.withLockedValue { cache in
             if cache.count >= Self.verifiedCacheSize { cache.removeAll(keepingCapacity: true) }
             cache[token] = principal
@@ -107,11 +114,35 @@ public final class TokenAuthority: Sendable {
         } catch {
             throw .malformed
         }
-        if revoked.withLockedValue({ $0.contains(claims.jti.value) }) { throw .revoked }
         return Principal(
             kind: claims.kind, subject: claims.sub.value, role: claims.role, owner: claims.owner,
-            tokenID: claims.jti.value, expiresAt: Timestamp(seconds: claims.exp.value.timeIntervalSince1970)
+            tokenID: claims.jti.value, expiresAt: Timestamp(seconds: claims.exp.value.timeIntervalSince1970),
+            issuedAt: claims.issuedMicroseconds.map(Timestamp.init(microseconds:)) ?? Timestamp(seconds: claims.iat.value.timeIntervalSince1970)
         )
+    }
+
+    /// Whether a verified token still stands: not expired, not revoked, issued after its subject's
+    /// (and its owner's) last change. Long-lived streams ask this again while they run.
+    public func isCurrent(_ principal: Principal) -> Bool {
+        (try? check(principal)) != nil
+    }
+
+    private func check(_ principal: Principal) throws(Rejection) {
+        guard principal.expiresAt > .now() else { throw .expired }
+        if revoked.withLockedValue({ $0.contains(principal.tokenID) }) { throw .revoked }
+        let stale = stamps.withLockedValue { stamps -> Bool in
+            if let stamp = stamps[TokenSubject(principal.kind, principal.subject).key], principal.issuedAt <= stamp { return true }
+            if let owner = principal.owner, let stamp = stamps[TokenSubject(.user, owner).key], principal.issuedAt <= stamp { return true }
+            return false
+        }
+        if stale { throw .superseded }
+    }
+
+    /// Retires every token issued so far to `subject` (and, for a user, to that user's applications).
+    public func retireTokens(of subject: TokenSubject) async throws {
+        let now = Timestamp.now()
+        try await repository.stampTokens(subject: subject.key, validAfter: now)
+        stamps.withLockedValue { $0[subject.key] = now }
     }
 
     public func revoke(_ principal: Principal) async throws {

@@ -11,6 +11,13 @@ struct TokenClaims: JWTPayload {
     var kind: TokenKind
     var role: Role?
     var owner: String?
+    /// `iat` to the microsecond: a token signed in the second its account changed is told apart.
+    var issuedMicroseconds: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case sub, exp, iat, jti, iss, kind, role, owner
+        case issuedMicroseconds = "iat_us"
+    }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()

@@ -10,6 +10,9 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable {
 }
 
 extension JSONValue {
+    /// How deep documents may nest: arrays and objects inside each other.
+    public static var maximumDepth: Int { JSONParser.maximumDepth }
+
     /// Parses a whole JSON text; nesting deeper than 256 levels is refused.
     public init(parsing bytes: some Collection<UInt8>) throws {
         let parsed = try bytes.withContiguousStorageIfAvailable { buffer in

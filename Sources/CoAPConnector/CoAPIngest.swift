@@ -99,17 +99,20 @@ struct DeviceResources: Sendable {
             problems.record(.wrongCredentials, detail: "\(deviceID): no key")
             return .error(401, "missing key: add ?k=<device password> or use DTLS")
         }
+        // An unknown device and a wrong key get the same answer, so ids cannot be probed for.
         switch keys.check(deviceID: deviceID, candidate: candidate) {
         case nil:
             problems.record(.unknownDevice, detail: deviceID)
-            return .error(404, "no device \(deviceID) on the coap connector")
+            return Self.wrongKey(deviceID)
         case false?:
             problems.record(.wrongCredentials, detail: deviceID)
-            return .error(401, "wrong key for device \(deviceID)")
+            return Self.wrongKey(deviceID)
         case true?:
             return nil
         }
     }
+
+    static func wrongKey(_ deviceID: String) -> CoAPResponse { .error(401, "wrong key for device \(deviceID)") }
 
     func store(_ payload: [UInt8], for device: Device) async -> CoAPResponse {
         let readings: [Reading]

@@ -158,6 +158,7 @@ extension Device: JSONWritable {
                 if let credentials {
                     w.key("credentials")
                     w.object { c in
+                        if let clientID = credentials.clientID { c.key("clientId"); c.string(clientID) }
                         c.key("password"); c.string(credentials.password)
                         c.key("username"); c.string(credentials.username)
                     }

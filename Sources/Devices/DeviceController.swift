@@ -9,6 +9,8 @@ import Hummingbird
 public struct DeviceController: Sendable {
     let repository: any DeviceRepository
     let history: any HistoryClient
+    /// Ids only admins and services may register (the feeds' prefixes).
+    let reservations: (any DeviceIDReservations)?
     /// Accounts kept by connectors, by connector name (`mqtt`).
     let accounts: [String: any DeviceAccounts]
     let commands: CommandRepository?
@@ -18,8 +20,10 @@ public struct DeviceController: Sendable {
     static let maximumRadius = 100_000.0
 
     public init(repository: any DeviceRepository, history: any HistoryClient, accounts: [String: any DeviceAccounts] = [:],
-                commands: CommandRepository? = nil, channels: [String: any CommandChannel] = [:], events: EventBus? = nil) {
+                commands: CommandRepository? = nil, channels: [String: any CommandChannel] = [:], events: EventBus? = nil,
+                reservations: (any DeviceIDReservations)? = nil) {
         self.events = events
+        self.reservations = reservations
         self.repository = repository
         self.history = history
         self.accounts = accounts
@@ -54,6 +58,8 @@ public struct DeviceController: Sendable {
         group.get("{id}/commands/{commandId}", use: getCommand)
     }
 
+    static let maximumCommandBytes = 64 * 1024
+
     struct CommandRequest: Decodable {
         let name: String
         let params: [String: JSONValue]
@@ -86,7 +92,8 @@ public struct DeviceController: Sendable {
     @Sendable func sendCommand(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Command> {
         let device = try await commandable(context)
         let wait = try QueryParameters(request, allowed: ["wait"]).bool("wait") == true
-        let body = try await request.decodeJSON(as: CommandRequest.self)
+        // A command waits in the broker while its device is offline: small, so waiting ones stay cheap.
+        let body = try await request.decodeJSON(as: CommandRequest.self, limit: Self.maximumCommandBytes)
         guard let commands, let channel = channels[device.connector] else {
             throw APIError.badRequest("devices on connector \(device.connector) cannot receive commands", code: "no_command_channel")
         }
@@ -165,12 +172,18 @@ public struct DeviceController: Sendable {
     @Sendable func register(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
         let caller = try context.requirePrincipal()
         let body = try await request.decodeJSON(as: DeviceRegistration.self)
+        if !caller.isPrivileged, let source = reservations?.reservation(of: body.id) {
+            throw APIError(.conflict, code: "reserved_id", message: "id \(body.id) is under the prefix of data source \(source), whose devices only it registers")
+        }
         let now = Timestamp.now()
         var device = Device(
             id: body.id, category: body.category, connector: body.connector, location: body.location, nickname: body.nickname,
             public: body.isPublic, metadata: try DeviceField.metadata(body.metadata),
             ownerID: caller.actingUserID ?? "service:\(caller.subject)", createdAt: now, updatedAt: now
         )
+        // Readings left under this id (by a deleted device whose cleanup was cut short, or that
+        // arrived as it was deleted) are not the new owner's to read.
+        if try await repository.find(id: device.id) == nil { try await history.forget(device: device.id) }
         try await repository.insert(device)
         if let accounts = accounts[device.connector] {
             do {
@@ -297,6 +310,7 @@ public struct DeviceController: Sendable {
             do { try await accounts.remove(deviceID: device.id) } catch { throw Self.connectorUnavailable(device.connector, error) }
         }
         if try await repository.delete(id: device.id) { events?.publish([Event(.deviceDeleted, device: device)]) }
+        try await history.forget(device: device.id)
         return .noContent
     }
 

@@ -2,10 +2,18 @@
 public struct DeviceCredentials: Codable, Sendable, Equatable {
     public let username: String
     public let password: String
+    /// The client id the account must connect with, for connectors that bind one (MQTT).
+    public let clientID: String?
 
-    public init(username: String, password: String) {
+    public init(username: String, password: String, clientID: String? = nil) {
         self.username = username
         self.password = password
+        self.clientID = clientID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case username, password
+        case clientID = "clientId"
     }
 }
 

@@ -3,6 +3,7 @@ import CMCCore
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import Metrics
 import NIOCore
 import ServiceLifecycle
 
@@ -11,12 +12,45 @@ import ServiceLifecycle
 /// may read (anonymous callers see public devices).
 public struct EventController: Sendable {
     let bus: EventBus
+    /// Asked while a stream runs whether its token still stands: a stream ends when its token is
+    /// revoked, expires or is retired, as the next request with that token would be refused.
+    let authority: TokenAuthority
     /// How often an idle stream sends a comment, so proxies and browsers keep it open.
     let heartbeat: Duration
+    /// How often a stream opened with a token checks it.
+    let tokenCheck: Duration
 
-    public init(bus: EventBus, heartbeat: Duration = .seconds(15)) {
+    /// Open streams, in all and per client address.
+    let limits: StreamLimits
+    /// What may wait for one client, in the bus and in its response: past it the client is cut off.
+    let maximumBacklogBytes: Int
+
+    public init(bus: EventBus, authority: TokenAuthority, limits: StreamLimits = StreamLimits(), maximumBacklogBytes: Int = 2 << 20,
+                heartbeat: Duration = .seconds(15), tokenCheck: Duration = .seconds(1)) {
         self.bus = bus
+        self.authority = authority
+        self.limits = limits
+        self.maximumBacklogBytes = maximumBacklogBytes
         self.heartbeat = heartbeat
+        self.tokenCheck = tokenCheck
+    }
+
+    /// The stream's events, once the limits admit another stream from this address.
+    func open(_ filter: EventFilter, address: String) throws -> EventSubscription {
+        guard limits.admit(address) else {
+            throw APIError(.tooManyRequests, code: "too_many_streams",
+                           message: "too many event streams are open (\(limits.perAddress) per address, \(limits.total) in all); close one and retry",
+                           headers: [.retryAfter: "5"])
+        }
+        return bus.subscribe(filter, maximumBytes: maximumBacklogBytes) { [limits] in limits.release(address) }
+    }
+
+    /// Returns once `principal`'s token no longer stands; never for anonymous streams.
+    func untilTokenLapses(_ principal: Principal?) async throws {
+        guard let principal else {
+            while true { try await Task.sleep(for: .seconds(3600)) }
+        }
+        while authority.isCurrent(principal) { try await Task.sleep(for: tokenCheck) }
     }
 
     public static let routes: [Route] = [
@@ -31,6 +65,9 @@ public struct EventController: Sendable {
             _ = try Self.filter(request, principal: context.principal)
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {
                 throw APIError.badRequest("GET /events/ws is a WebSocket: send Upgrade: websocket", code: "upgrade_required")
+            }
+            guard limits.count < limits.total else {
+                throw APIError(.tooManyRequests, code: "too_many_streams", message: "too many event streams are open; retry later", headers: [.retryAfter: "5"])
             }
             return .upgrade([:])
         }, onUpgrade: webSocket)
@@ -49,13 +86,29 @@ public struct EventController: Sendable {
 
     @Sendable func serverSentEvents(_ request: Request, context: CMCRequestContext) async throws -> Response {
         let filter = try Self.filter(request, principal: context.principal)
-        let events = bus.subscribe(filter)
+        let events = try open(filter, address: context.clientAddress)
         let heartbeat = self.heartbeat
+        let principal = context.principal
+        // Chunks taken from the bus and not yet written to the socket: bounded like the bus's part.
+        let unwritten = ByteBudget(limit: maximumBacklogBytes)
+        let channel = context.channel
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let (chunks, sink) = AsyncStream<ByteBuffer>.makeStream()
+            /// Hands a chunk to the writer, or ends the stream of a client that stopped reading.
+            @Sendable func hand(_ buffer: ByteBuffer) {
+                guard unwritten.reserve(buffer.readableBytes) else {
+                    // Its socket is full and its backlog too: the write waiting on it never ends by
+                    // itself, so the connection is closed under it.
+                    Counter(label: "cmc_events_subscribers_cut_off_total").increment()
+                    sink.finish()
+                    channel.close(promise: nil)
+                    return
+                }
+                sink.yield(buffer)
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await event in events {
@@ -63,20 +116,29 @@ public struct EventController: Sendable {
                         buffer.writeString("event: \(event.kind.rawValue)\ndata: ")
                         buffer.writeBytes(event.json)
                         buffer.writeString("\n\n")
-                        sink.yield(buffer)
+                        hand(buffer)
                     }
                     sink.finish()
                 }
                 group.addTask {
                     while !Task.isCancelled {
                         try await Task.sleep(for: heartbeat)
-                        sink.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                        hand(ByteBuffer(string: ": keep-alive\n\n"))
                     }
                 }
+                group.addTask {
+                    try await untilTokenLapses(principal)
+                    sink.finish()
+                }
+                // A client that hangs up frees its place now, not at the next write.
+                channel.closeFuture.whenComplete { _ in sink.finish() }
                 // The first bytes tell the client the stream is open before any event.
                 try await writer.write(ByteBuffer(string: ": connected\n\n"))
                 try await withGracefulShutdownHandler {
-                    for await chunk in chunks { try await writer.write(chunk) }
+                    for await chunk in chunks {
+                        try await writer.write(chunk)
+                        unwritten.release(chunk.readableBytes)
+                    }
                 } onGracefulShutdown: {
                     sink.finish()
                 }
@@ -89,7 +151,7 @@ public struct EventController: Sendable {
     @Sendable func webSocket(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter,
                              _ context: WebSocketRouterContext<CMCRequestContext>) async throws {
         let filter = try Self.filter(context.request, principal: context.requestContext.principal)
-        let events = bus.subscribe(filter)
+        let events = try open(filter, address: context.requestContext.clientAddress)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await cancelWhenGracefulShutdown {
@@ -101,6 +163,9 @@ public struct EventController: Sendable {
             group.addTask {
                 // Clients only listen; reading lets a close from their side end the stream.
                 for try await _ in inbound {}
+            }
+            group.addTask { [principal = context.requestContext.principal] in
+                try await untilTokenLapses(principal)
             }
             _ = try await group.next()
             group.cancelAll()

@@ -3,6 +3,7 @@ import NIOHTTP1
 import Foundation
 import NIOCore
 import NIOFoundationCompat
+import Outbound
 
 /// Reads a feed's bytes from `http(s)://` or `file://`, with a time limit and a size cap.
 public struct FeedFetcher: Sendable {
@@ -14,12 +15,14 @@ public struct FeedFetcher: Sendable {
         self.maximumBytes = maximumBytes
     }
 
-    public func fetch(_ address: String, timeout: Duration, headers: [(String, String)] = []) async throws -> Data {
+    /// `guardedBy`: fetched only where the policy admits (http and https only), redirects checked too.
+    public func fetch(_ address: String, timeout: Duration, headers: [(String, String)] = [], guardedBy policy: OutboundPolicy? = nil) async throws -> Data {
         guard let url = URL(string: address), let scheme = url.scheme?.lowercased() else {
             throw FeedError("\(address) is not a URL")
         }
         switch scheme {
         case "file":
+            if policy != nil { throw FeedError("\(address): only http and https URLs are read") }
             do {
                 let data = try Data(contentsOf: url)
                 guard data.count <= maximumBytes else { throw FeedError("\(address) is larger than \(maximumBytes) bytes") }
@@ -32,14 +35,28 @@ public struct FeedFetcher: Sendable {
         case "http", "https":
             var request = HTTPClientRequest(url: address)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            let response: HTTPClientResponse
             do {
-                response = try await client.execute(request, timeout: TimeAmount(timeout))
+                if let policy {
+                    return try await policy.execute(request, timeout: TimeAmount(timeout), followRedirects: true, sensitive: Set(headers.map(\.0))) { response in
+                        try await body(of: response, address)
+                    }
+                }
+                return try await body(of: try await client.execute(request, timeout: TimeAmount(timeout)), address)
+            } catch let error as FeedError {
+                throw error
+            } catch let refusal as OutboundRefusal {
+                throw FeedError("\(address): \(refusal)")
             } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
                 throw FeedError("\(address) did not answer within \(timeout.components.seconds) s")
             } catch {
                 throw FeedError("\(address): \(error)")
             }
+        default:
+            throw FeedError("\(address): only http, https and file URLs are read")
+        }
+    }
+
+    private func body(of response: HTTPClientResponse, _ address: String) async throws -> Data {
             guard (200..<300).contains(response.status.code) else {
                 throw FeedError("\(address) answered HTTP \(response.status.code)")
             }
@@ -50,8 +67,5 @@ public struct FeedFetcher: Sendable {
             } catch {
                 throw FeedError("\(address): \(error)")
             }
-        default:
-            throw FeedError("\(address): only http, https and file URLs are read")
-        }
     }
 }

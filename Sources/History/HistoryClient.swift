@@ -6,6 +6,8 @@ public protocol HistoryClient: Sendable {
     func latest(device: String) async throws -> Reading?
     /// The latest reading of each of these devices that has one.
     func latest(devices: [String]) async throws -> [String: Reading]
+    /// Deletes the device's readings, when the device is deleted or its id registered anew.
+    func forget(device: String) async throws
 }
 
 /// History in the same process: straight to its repository.
@@ -17,4 +19,5 @@ public struct LocalHistory: HistoryClient {
     public func record(_ readings: [Reading]) async throws -> Int { try await repository.store(readings) }
     public func latest(device: String) async throws -> Reading? { try await repository.latest(device: device) }
     public func latest(devices: [String]) async throws -> [String: Reading] { try await repository.latest(devices: devices) }
+    public func forget(device: String) async throws { try await repository.forget(device: device) }
 }

@@ -31,6 +31,8 @@ public protocol ReadingRepository: Sendable {
     func latest(device: String) async throws -> Reading?
     func latest(devices: [String]) async throws -> [String: Reading]
     func aggregate(_ query: AggregateQuery) async throws -> [AggregateBucket]
+    /// Deletes every reading of the device: its history does not pass to the next device of its id.
+    func forget(device: String) async throws
 }
 
 /// SQL the two backends share; each backend adds what differs (partitions, JSON access).
@@ -49,6 +51,7 @@ extension SQLReadingRepository {
     public func store(_ readings: [Reading]) async throws -> Int { try await insert(readings) }
     public func latest(device: String) async throws -> Reading? { try await selectLatest(device: device) }
     public func latest(devices: [String]) async throws -> [String: Reading] { try await selectLatest(devices: devices) }
+    public func forget(device: String) async throws { try await deleteReadings(device: device) }
 
     func insert(_ readings: [Reading]) async throws -> Int {
         guard !readings.isEmpty else { return 0 }
@@ -100,6 +103,13 @@ extension SQLReadingRepository {
             "SELECT \(Self.columns) FROM readings \(conditions.whereClause) ORDER BY ts, device_id LIMIT \(limit)",
             conditions.binds
         ).map(Self.decode)
+    }
+
+    func deleteReadings(device: String) async throws {
+        try await database.transaction { tx in
+            try await tx.query("DELETE FROM readings WHERE device_id = $1", .text(device))
+            try await tx.query("DELETE FROM latest_readings WHERE device_id = $1", .text(device))
+        }
     }
 
     func selectLatest(device: String) async throws -> Reading? {

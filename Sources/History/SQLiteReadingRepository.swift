@@ -30,6 +30,11 @@ public struct SQLiteReadingRepository: SQLReadingRepository {
         return try await insert(readings)
     }
 
+    public func forget(device: String) async throws {
+        defer { latestReadings.invalidate(CollectionOfOne(device)) }
+        try await deleteReadings(device: device)
+    }
+
     public func latest(device: String) async throws -> Reading? {
         let (cached, generation) = latestReadings.lookup(device)
         if let cached { return cached }

@@ -8,8 +8,9 @@ import ServiceLifecycle
 
 /// Device accounts in Mosquitto's dynamic security plugin, managed over its control topic.
 ///
-/// Each device gets a client whose username is its id and a role of its own that lets it publish
-/// only its readings and command acknowledgements, and receive only its commands.
+/// Each device gets a client `device:<id>`, bound to the client id of the same name, and a role of
+/// its own that lets it publish only its readings and command acknowledgements, and receive only
+/// its commands.
 public final class BrokerAccounts: DeviceAccounts, Service, Sendable {
     static let controlTopic = "$CONTROL/dynamic-security/v1"
     let client: MQTTClient
@@ -44,9 +45,16 @@ public final class BrokerAccounts: DeviceAccounts, Service, Sendable {
         for entry in waiters { entry.waiter.resume(throwing: BrokerError("broker connection closed")) }
     }
 
+    /// Every device account's username and client id: `device:` and the device id. No account of
+    /// the platform's own (the admin `cmc`) starts so, so no device id can name one of them, and
+    /// a device account may connect only with its own client id, so no device can take over the
+    /// session of a platform client (`cmc-ingest`) or of another device.
+    public static func account(of deviceID: String) -> String { "device:\(deviceID)" }
+
     public func issue(deviceID: String) async throws -> DeviceCredentials {
         let password = Self.newPassword()
-        let role = "device:\(deviceID)"
+        let account = Self.account(of: deviceID)
+        let role = account
         let base = "\(root)/devices/\(deviceID)"
         let acls: [[String: Any]] = [
             ["acltype": "publishClientSend", "topic": "\(base)/data", "allow": true],
@@ -54,28 +62,38 @@ public final class BrokerAccounts: DeviceAccounts, Service, Sendable {
             ["acltype": "subscribePattern", "topic": "\(base)/commands/#", "allow": true],
             ["acltype": "publishClientReceive", "topic": "\(base)/commands/#", "allow": true],
         ]
-        // Creating what exists already fails harmlessly; setting the password and role then applies.
-        let responses = try await send([
-            ["command": "createRole", "rolename": role, "acls": acls],
-            ["command": "createClient", "username": deviceID, "password": password, "roles": [["rolename": role]]],
-            ["command": "setClientPassword", "username": deviceID, "password": password],
-            ["command": "addClientRole", "username": deviceID, "rolename": role],
-        ])
-        if let error = responses[2].error { throw BrokerError("setClientPassword: \(error)") }
-        return DeviceCredentials(username: deviceID, password: password)
+        let client: [String: Any] = ["command": "createClient", "username": account, "clientid": account, "password": password,
+                                     "roles": [["rolename": role]]]
+        // The role's ACLs follow from the id alone, so one left from an earlier device of the same id is the same.
+        let responses = try await send([["command": "createRole", "rolename": role, "acls": acls], client])
+        if let error = responses[0].error, !Self.exists(error) { throw BrokerError("createRole: \(error)") }
+        if let error = responses[1].error {
+            guard Self.exists(error) else { throw BrokerError("createClient: \(error)") }
+            // The device's own account, there already: from a renewal, or left by an earlier device of
+            // this id whose removal did not reach the broker. Replaced whole, never amended, so
+            // nothing of the old account (client id, roles, sessions) survives.
+            let replaced = try await send([["command": "deleteClient", "username": account], client])
+            if let error = replaced[0].error, !Self.notFound(error) { throw BrokerError("deleteClient: \(error)") }
+            if let error = replaced[1].error { throw BrokerError("createClient: \(error)") }
+        }
+        return DeviceCredentials(username: account, password: password, clientID: account)
     }
 
     public func remove(deviceID: String) async throws {
+        let account = Self.account(of: deviceID)
         let responses = try await send([
-            ["command": "deleteClient", "username": deviceID],
-            ["command": "deleteRole", "rolename": "device:\(deviceID)"],
+            ["command": "deleteClient", "username": account],
+            ["command": "deleteRole", "rolename": account],
         ])
         for response in responses {
-            if let error = response.error, !error.lowercased().contains("not found") {
+            if let error = response.error, !Self.notFound(error) {
                 throw BrokerError("\(response.command): \(error)")
             }
         }
     }
+
+    static func exists(_ error: String) -> Bool { error.lowercased().contains("already exists") }
+    static func notFound(_ error: String) -> Bool { error.lowercased().contains("not found") }
 
     struct Response: Sendable {
         let command: String

@@ -49,6 +49,11 @@ public final class FeedImport: Sendable {
                                       public: true, metadata: entry.metadata, ownerID: owner, createdAt: now, updatedAt: now))
                 continue
             }
+            // Registered by someone else before the feed showed it: never the source's to change.
+            guard existing.ownerID == owner else {
+                outcome.skipped["device of another owner", default: 0] += 1
+                continue
+            }
             var updated = existing
             updated.category = entry.category
             updated.location = location ?? existing.location
@@ -70,6 +75,10 @@ public final class FeedImport: Sendable {
         for observation in batch.observations {
             guard let device = try await device(observation.device) else {
                 outcome.skipped["unknown device", default: 0] += 1
+                continue
+            }
+            guard device.ownerID == owner else {
+                outcome.skipped["device of another owner", default: 0] += 1
                 continue
             }
             owners[device.id] = device

@@ -52,6 +52,7 @@ public struct PersistenceController: Sendable {
     @Sendable func create(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<SourceRecord> {
         let source = try await request.decodeJSON(as: Source.self).validated()
         guard scheduler.record(id: source.id) == nil else { throw APIError.conflict("a source with id \(source.id) already exists") }
+        try Self.refuseFiles(source)
         try await scheduler.save(source, origin: .api)
         return JSONResponse(try found(source.id), status: .created)
     }
@@ -65,6 +66,7 @@ public struct PersistenceController: Sendable {
         let existing = try found(id)
         let source = try await request.decodeJSON(as: Source.self).validated()
         guard source.id == id else { throw APIError.invalid("id", "must be \(id), the source in the path") }
+        if !scheduler.isDeclared(source) { try Self.refuseFiles(source) }
         try await scheduler.save(source, origin: existing.origin)
         return JSONResponse(try found(id))
     }
@@ -92,6 +94,14 @@ public struct PersistenceController: Sendable {
         record.source.paused = paused
         try await scheduler.save(record.source, origin: record.origin)
         return JSONResponse(try found(id))
+    }
+
+    /// Files are read only for sources declared in `connectors/`, as their file says.
+    static func refuseFiles(_ source: Source) throws {
+        guard !source.readsFiles else {
+            throw APIError.invalid(source.url.lowercased().hasPrefix("file:") ? "url" : "sitesUrl",
+                                   "must be an http or https URL: file: URLs are read only for sources declared in connectors/")
+        }
     }
 
     private func found(_ id: String) throws -> SourceRecord {

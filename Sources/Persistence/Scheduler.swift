@@ -1,16 +1,18 @@
 import CMCCore
+import Devices
 import Events
 import Feeds
 import Foundation
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
+import Outbound
 import ServiceLifecycle
 
 /// Runs every source on its interval (with jitter), each run in a task of its own with a time
 /// limit, backing off exponentially while a source fails. A slow or broken source never delays
 /// the others. Operators add, change, pause, remove and run sources while it runs.
-public final class PersistenceScheduler: Service, Sendable {
+public final class PersistenceScheduler: Service, DeviceIDReservations, Sendable {
     struct Entry: Sendable {
         var record: SourceRecord
         var nextRun: ContinuousClock.Instant?
@@ -28,9 +30,13 @@ public final class PersistenceScheduler: Service, Sendable {
     let logger: Logger
     private let entries: NIOLockedValueBox<[String: Entry]>
     private let wakeup = Wakeup()
+    /// The sources as their files in `connectors/` declare them: trusted to read files and any
+    /// address. A source added or changed over the API is fetched under the outbound policy.
+    private let declared = NIOLockedValueBox([String: Source]())
 
     public init(repository: SourceRepository, importer: FeedImport, timetables: Timetables = Timetables(), fetcher: FeedFetcher = FeedFetcher(),
-                connectorsDirectory: URL?, events: EventBus?, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) {
+                connectorsDirectory: URL?, events: EventBus?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                outbound: OutboundPolicy = OutboundPolicy(), logger: Logger) {
         let entries = NIOLockedValueBox([String: Entry]())
         self.entries = entries
         self.repository = repository
@@ -38,8 +44,22 @@ public final class PersistenceScheduler: Service, Sendable {
         self.timetables = timetables
         self.events = events
         self.logger = logger
-        reader = SourceReader(fetcher: fetcher, timetables: timetables, connectorsDirectory: connectorsDirectory, environment: environment,
+        reader = SourceReader(fetcher: fetcher, timetables: timetables, connectorsDirectory: connectorsDirectory, environment: environment, outbound: outbound,
                               prefixOf: { id in entries.withLockedValue { $0[id]?.record.source.devicePrefix } })
+    }
+
+    /// Whether `source` is as its file declares it (pausing aside).
+    public func isDeclared(_ source: Source) -> Bool {
+        guard var declaration = declared.withLockedValue({ $0[source.id] }) else { return false }
+        declaration.paused = source.paused
+        return declaration == source
+    }
+
+    /// The source whose prefix `id` is under: its devices are the source's to register.
+    public func reservation(of id: String) -> String? {
+        entries.withLockedValue { entries in
+            entries.first { id.hasPrefix($0.value.record.source.devicePrefix + ":") }?.key
+        }
     }
 
     /// Reads the sources from storage; every active one is due at once.
@@ -111,9 +131,10 @@ public final class PersistenceScheduler: Service, Sendable {
         status.lastRunAt = wallClock
         do {
             let reader = self.reader
+            let trusted = isDeclared(source)
             let (batch, memory) = try await withTimeout(.seconds(source.timeout), source: source.id) {
                 var memory = memory
-                let batch = try await reader.read(source, memory: &memory)
+                let batch = try await reader.read(source, trusted: trusted, memory: &memory)
                 return (batch, memory)
             }
             memoryAfter = memory
@@ -246,6 +267,7 @@ extension PersistenceScheduler {
     /// Makes the sources declared in files the stored ones: new and changed files are saved, sources
     /// whose file is gone are removed. Sources added over REST are left alone.
     public func synchronize(files: [Source]) async throws {
+        declared.withLockedValue { declared in declared = Dictionary(files.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
         let stored = try await repository.all()
         let declared = Set(files.map(\.id))
         for record in stored where record.origin == .file && !declared.contains(record.source.id) {

@@ -118,6 +118,14 @@ public struct Source: Codable, Sendable, Equatable {
 
     public var devicePrefix: String { prefix ?? id }
 
+    /// What the names of the environment variables holding sources' credentials start with.
+    public static let credentialsPrefix = "CMC_SOURCE_"
+
+    /// Whether it reads `file:` URLs, which only sources declared in `connectors/` may.
+    public var readsFiles: Bool {
+        [url, sitesURL].contains { $0.map { $0.lowercased().hasPrefix("file:") } ?? false }
+    }
+
     /// Checks a source as an operator sent it; errors name the field.
     public func validated() throws -> Source {
         func word(_ value: String, _ field: String) throws {
@@ -134,6 +142,13 @@ public struct Source: Codable, Sendable, Equatable {
             guard let value else { continue }
             guard let scheme = URL(string: value)?.scheme?.lowercased(), ["http", "https", "file"].contains(scheme) else {
                 throw APIError.invalid(field, "must be an http, https or file URL")
+            }
+        }
+        if let credentials {
+            // A source may read only the variables set aside for sources, not the platform's own
+            // (`CMC_ADMIN_PASSWORD`, `CMC_DATABASE_URL`, ...), which it would send to its URL.
+            guard credentials.environment.hasPrefix(Self.credentialsPrefix), credentials.environment.count > Self.credentialsPrefix.count else {
+                throw APIError.invalid("credentials.environment", "must name a variable starting with \(Self.credentialsPrefix)")
             }
         }
         guard (1...86_400 * 7).contains(interval) else { throw APIError.invalid("interval", "must be 1 to 604800 seconds") }

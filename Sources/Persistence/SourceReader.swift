@@ -1,6 +1,7 @@
 import CMCCore
 import Feeds
 import Foundation
+import Outbound
 
 /// Fetches a source's documents and reads them with the reader of its format. Device ids in the
 /// answer are the platform's (`<prefix>:<id>`).
@@ -10,6 +11,8 @@ struct SourceReader: Sendable {
     /// Where `file:relative` URLs and demo data live.
     let connectorsDirectory: URL?
     let environment: [String: String]
+    /// Where sources added or changed over the API may fetch from.
+    let outbound: OutboundPolicy
     /// The prefix of another source, for realtime updates about the stops a GTFS source registered.
     let prefixOf: @Sendable (String) -> String?
 
@@ -18,11 +21,13 @@ struct SourceReader: Sendable {
         var reliability: LineReliability?
     }
 
-    func read(_ source: Source, memory: inout Memory) async throws -> FeedBatch {
+    /// `trusted`: the source is as its file in `connectors/` declares it, so it may read files there
+    /// and fetch from any address; otherwise it fetches only under the outbound policy.
+    func read(_ source: Source, trusted: Bool, memory: inout Memory) async throws -> FeedBatch {
         let prefix = source.devicePrefix
         switch source.kind {
         case .gtfs:
-            let schedule = try GTFSSchedule(archive: GTFSArchive(data: try await fetch(source.url, source)))
+            let schedule = try GTFSSchedule(archive: GTFSArchive(data: try await fetch(source.url, source, trusted: trusted)))
             timetables.set(source: source.id, prefix: prefix, schedule: schedule)
             var batch = FeedBatch()
             batch.devices = schedule.stops.map { stop in
@@ -34,16 +39,19 @@ struct SourceReader: Sendable {
         case .gtfsRealtime:
             let scheduleID = source.schedule ?? ""
             let schedule = timetables.schedule(source: scheduleID)
-            let feed = try GTFSRealtimeFeed(data: try await fetch(source.url, source), schedule: schedule)
+            let feed = try GTFSRealtimeFeed(data: try await fetch(source.url, source, trusted: trusted), schedule: schedule)
             return realtime(feed, source: source, stopPrefix: prefixOf(scheduleID) ?? scheduleID, schedule: schedule, memory: &memory)
 
         case .gbfs:
-            let discovery = try GBFSDocument(file: "gbfs", data: try await fetch(source.url, source))
+            let discovery = try GBFSDocument(file: "gbfs", data: try await fetch(source.url, source, trusted: trusted))
             let feeds = try GBFSFeed.discovery(discovery, language: source.language)
             func document(_ name: String) async throws -> GBFSDocument? {
                 guard let link = feeds[name] else { return nil }
                 let resolved = URL(string: link, relativeTo: URL(string: resolve(source.url)))?.absoluteString ?? link
-                return try GBFSDocument(file: name, data: try await fetch(resolved, source))
+                // The discovery file names the other files' URLs: the source's credentials go only
+                // where the discovery file itself came from.
+                let sameOrigin = URL(string: resolved).map(OutboundPolicy.origin) == URL(string: resolve(source.url)).map(OutboundPolicy.origin)
+                return try GBFSDocument(file: name, data: try await fetch(resolved, source, trusted: trusted, credentials: sameOrigin))
             }
             guard let information = try await document("station_information") else {
                 throw FeedError("gbfs.json lists no station_information")
@@ -67,19 +75,19 @@ struct SourceReader: Sendable {
             return prefixed(batch, prefix)
 
         case .datex2Parking:
-            let sites = try DATEXParking.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source)), category: source.category)
+            let sites = try DATEXParking.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source, trusted: trusted)), category: source.category)
             let capacities = sites.reduce(into: [String: Double]()) { $0[$1.id] = $1.metadata["capacity"]?.number }
-            let (observations, skipped) = try DATEXParking.statuses(DATEXPublication(data: try await fetch(source.url, source)), capacities: capacities)
+            let (observations, skipped) = try DATEXParking.statuses(DATEXPublication(data: try await fetch(source.url, source, trusted: trusted)), capacities: capacities)
             return prefixed(FeedBatch(devices: sites, observations: observations, skipped: skipped), prefix)
 
         case .datex2Traffic:
-            let sites = try DATEXTraffic.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source)), category: source.category)
-            let (observations, skipped) = try DATEXTraffic.measurements(DATEXPublication(data: try await fetch(source.url, source)))
+            let sites = try DATEXTraffic.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source, trusted: trusted)), category: source.category)
+            let (observations, skipped) = try DATEXTraffic.measurements(DATEXPublication(data: try await fetch(source.url, source, trusted: trusted)))
             return prefixed(FeedBatch(devices: sites, observations: observations, skipped: skipped), prefix)
 
         case .json:
             guard let mapping = source.mapping else { throw FeedError("the source has no mapping") }
-            return prefixed(try mapping.read(try await fetch(source.url, source), category: source.category, fetchedAt: .now()), prefix)
+            return prefixed(try mapping.read(try await fetch(source.url, source, trusted: trusted), category: source.category, fetchedAt: .now()), prefix)
         }
     }
 
@@ -139,14 +147,37 @@ struct SourceReader: Sendable {
         return directory.appendingPathComponent(String(address.dropFirst(5))).absoluteString
     }
 
-    private func fetch(_ address: String, _ source: Source) async throws -> Data {
+    private func fetch(_ address: String, _ source: Source, trusted: Bool, credentials send: Bool = true) async throws -> Data {
         var headers: [(String, String)] = []
-        if let credentials = source.credentials {
+        if send, let credentials = source.credentials {
+            guard credentials.environment.hasPrefix(Source.credentialsPrefix) else {
+                throw FeedError("the credentials variable must start with \(Source.credentialsPrefix)")
+            }
             guard let secret = environment[credentials.environment] else {
                 throw FeedError("the credentials variable \(credentials.environment) is not set")
             }
             headers.append((credentials.header, (credentials.prefix ?? "") + secret))
         }
-        return try await fetcher.fetch(resolve(address), timeout: .seconds(source.timeout), headers: headers)
+        let resolved = resolve(address)
+        if resolved.lowercased().hasPrefix("file:") {
+            guard trusted else { throw FeedError("\(address): file: URLs are read only for sources declared in connectors/") }
+            try insideConnectors(resolved, address)
+            return try await fetcher.fetch(resolved, timeout: .seconds(source.timeout), headers: headers)
+        }
+        return try await fetcher.fetch(resolved, timeout: .seconds(source.timeout), headers: headers, guardedBy: trusted ? nil : outbound)
+    }
+
+    /// A declared source's files stay in `connectors/`: `file:../../etc/hostname` and
+    /// `file:///etc/shadow` are refused. (Links the machine's operator placed in the folder, such as
+    /// a shared `demo/`, are the operator's to make and are followed.)
+    private func insideConnectors(_ resolved: String, _ address: String) throws {
+        guard let directory = connectorsDirectory, let url = URL(string: resolved), url.isFileURL else {
+            throw FeedError("\(address): file: URLs are read only inside connectors/")
+        }
+        let root = directory.standardizedFileURL.path
+        let path = url.standardizedFileURL.path
+        guard path.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
+            throw FeedError("\(address): file: URLs are read only inside connectors/")
+        }
     }
 }

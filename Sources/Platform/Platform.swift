@@ -92,7 +92,9 @@ public struct Platform: Sendable {
             services.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
         }
         let webhookRepository = WebhookRepository(database: database)
-        let dispatcher = WebhookDispatcher(repository: webhookRepository, bus: events, policy: configuration.webhookPolicy, logger: logger)
+        var webhookPolicy = configuration.webhookPolicy
+        webhookPolicy.outbound = configuration.outbound
+        let dispatcher = WebhookDispatcher(repository: webhookRepository, bus: events, policy: webhookPolicy, logger: logger)
         services.append(dispatcher)
         let coapKeys = CoAPKeys(database: database)
         accounts["coap"] = coapKeys
@@ -104,14 +106,15 @@ public struct Platform: Sendable {
         let persistence = PersistenceScheduler(
             repository: SourceRepository(database: database),
             importer: FeedImport(devices: deviceRepository, readings: readings, events: events),
-            connectorsDirectory: configuration.connectorsDirectory, events: events, logger: logger)
+            connectorsDirectory: configuration.connectorsDirectory, events: events, outbound: configuration.outbound, logger: logger)
         if let directory = configuration.connectorsDirectory {
             try await persistence.synchronize(files: SourceFiles.load(directory: directory))
         }
         try await persistence.load()
         services.append(persistence)
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
-                                   tokenLifetime: configuration.userTokenLifetime)
+                                   tokenLifetime: configuration.userTokenLifetime,
+                                   dependents: [OwnedApps(database: database), OwnedSubscriptions(repository: webhookRepository, dispatcher: dispatcher)])
         if let email = configuration.adminEmail, let password = configuration.adminPassword,
            let admin = try await users.ensureAdmin(email: email, password: password) {
             logger.notice("created the first admin", metadata: ["email": "\(admin.email)"])
@@ -120,7 +123,7 @@ public struct Platform: Sendable {
             configuration: configuration, database: database, authority: authority, rules: rules, users: users,
             apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
             devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), accounts: accounts,
-                                      commands: commands, channels: channels, events: events),
+                                      commands: commands, channels: channels, events: events, reservations: persistence),
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
             readings: readings, events: events,
@@ -133,6 +136,7 @@ public struct Platform: Sendable {
         _ = PlatformMetrics.registry
         let router = Router(context: CMCRequestContext.self)
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
         let portal = PortalController(configuration: configuration.portal)
         for files in portal.fileMiddlewares() { router.add(middleware: files) }
@@ -143,7 +147,7 @@ public struct Platform: Sendable {
         apps.addRoutes(to: router.group("apps"))
         devices.addRoutes(to: router.group("devices"))
         history.addRoutes(to: router.group("history"))
-        EventController(bus: events).addRoutes(to: router.group("events"))
+        EventController(bus: events, authority: authority).addRoutes(to: router.group("events"))
         webhooks.addRoutes(to: router.group("subscriptions"))
         let sources = PersistenceController(scheduler: persistence)
         sources.addRoutes(to: router.group("persistence/sources"))

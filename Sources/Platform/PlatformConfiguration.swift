@@ -2,6 +2,7 @@ import CMCCore
 import Foundation
 import History
 import Logging
+import Outbound
 import Persistence
 import Portal
 import Webhooks
@@ -27,8 +28,11 @@ public struct PlatformConfiguration: Sendable {
     /// UDP port of the CoAP server and of CoAP over DTLS; the server runs when `coapPort` is set.
     public var coapPort: UInt16?
     public var coapsPort: UInt16?
-    /// Retries and patience for webhook deliveries.
+    /// Retries and patience for webhook deliveries (its `outbound` is set from `outbound`).
     public var webhookPolicy = WebhookDispatcher.Policy()
+    /// Where webhooks and sources added over the API may fetch from: public addresses, and the
+    /// hosts in `CMC_OUTBOUND_ALLOW`.
+    public var outbound = OutboundPolicy()
     /// The web map: its files, Leaflet, and the base-map tiles it shows.
     public var portal = PortalController.Configuration(directory: nil)
     /// The data sources declared as files (`connectors/*.json`); none when nil.
@@ -59,6 +63,7 @@ public struct PlatformConfiguration: Sendable {
         if let count = try int("CMC_LATEST_READINGS_IN_MEMORY", 0...100_000_000) { latestReadingsInMemory = count }
         mqttURL = environment["CMC_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let clientID = environment["CMC_MQTT_CLIENT_ID"], !clientID.isEmpty { mqttClientID = clientID }
+        outbound = OutboundPolicy(allowList: environment["CMC_OUTBOUND_ALLOW"])
         // CoAP listens by default on its registered ports; "off" turns a port off.
         func port(_ name: String, default value: UInt16) throws -> UInt16? {
             if environment[name] == "off" { return nil }

@@ -15,8 +15,6 @@ public struct User: Codable, Sendable, Equatable {
 struct StoredUser: Sendable {
     var user: User
     var passwordHash: String
-    var failedSignins: Int
-    var lockedUntil: Timestamp
 }
 
 enum Email {

@@ -8,16 +8,19 @@ public struct UserController: Sendable {
     let repository: any UserRepository
     let hasher: PasswordHasher
     let authority: TokenAuthority
-    let throttle: SigninThrottle
+    let attempts: SigninAttempts
     let tokenLifetime: Duration
+    /// Other services' resources that go with a deleted account.
+    let dependents: [any AccountDependents]
 
     public init(database: any Database, hasher: PasswordHasher, authority: TokenAuthority,
-                throttle: SigninThrottle = .init(), tokenLifetime: Duration = .seconds(86400)) {
+                throttle: SigninThrottle = .init(), tokenLifetime: Duration = .seconds(86400), dependents: [any AccountDependents] = []) {
         self.repository = SQLUserRepository(database: database)
         self.hasher = hasher
         self.authority = authority
-        self.throttle = throttle
+        self.attempts = SigninAttempts(database: database, throttle: throttle)
         self.tokenLifetime = tokenLifetime
+        self.dependents = dependents
     }
 
     public static let routes: [Route] = [
@@ -112,36 +115,43 @@ public struct UserController: Sendable {
         guard (1...200).contains(name.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
         let now = Timestamp.now()
         let user = User(id: UUID().uuidString.lowercased(), email: email, name: name, role: role, createdAt: now, updatedAt: now)
-        try await repository.insert(StoredUser(user: user, passwordHash: try await hasher.hash(password), failedSignins: 0, lockedUntil: now))
+        try await repository.insert(StoredUser(user: user, passwordHash: try await hasher.hash(password)))
         return user
     }
 
-    /// Creates the admin named by `CMC_ADMIN_EMAIL` unless that account exists already.
+    /// Creates the admin named by `CMC_ADMIN_EMAIL` on a platform that has no admin yet. Once one
+    /// exists (whatever its e-mail address became) the variables are not read again, and an
+    /// account someone else signed up with that address is never made an admin.
     public func ensureAdmin(email: String, password: String) async throws -> User? {
-        if try await repository.find(email: try Email.normalize(email)) != nil { return nil }
+        guard try await repository.countAdmins() == 0 else { return nil }
+        guard try await repository.find(email: try Email.normalize(email)) == nil else {
+            throw APIError.conflict("CMC_ADMIN_EMAIL names an existing account that is not an admin; choose another address")
+        }
         return try await create(email: email, password: password, name: "Administrator", role: .admin)
     }
 
+    /// Five wrong passwords in a row from one address lock that address out of that account (30 s,
+    /// then twice as long after each further failure) while the owner elsewhere still signs in.
+    /// An e-mail address without an account answers exactly the same, 401 then 429.
     @Sendable func signIn(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<TokenAuthority.IssuedToken> {
         let body = try await request.decodeJSON(as: SignIn.self)
         let denied = APIError.unauthorized("email or password is wrong")
-        guard let email = try? Email.normalize(body.email), let stored = try await repository.find(email: email) else {
+        let email = try? Email.normalize(body.email)
+        let account = email ?? String(body.email.prefix(254)).lowercased()
+        let address = context.clientAddress
+        let now = Timestamp.now()
+        if case .locked(let until) = try await attempts.take(account: account, address: address, now: now) {
+            let seconds = max(1, (until.microseconds - now.microseconds + 999_999) / 1_000_000)
+            throw APIError(.tooManyRequests, code: "account_locked",
+                           message: "too many failed sign-ins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
+        }
+        guard let email, let stored = try await repository.find(email: email) else {
             // Same cost as a real check, so timing does not reveal which emails exist.
             _ = try await hasher.hash(body.password)
             throw denied
         }
-        let now = Timestamp.now()
-        if stored.lockedUntil > now {
-            let seconds = max(1, (stored.lockedUntil.microseconds - now.microseconds) / 1_000_000)
-            throw APIError(.tooManyRequests, code: "account_locked",
-                           message: "too many failed sign-ins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
-        }
-        guard try await hasher.verify(body.password, hash: stored.passwordHash) else {
-            let failures = stored.failedSignins + 1
-            try await repository.recordSignin(id: stored.user.id, failedSignins: failures, lockedUntil: throttle.lockedUntil(afterFailures: failures, now: now))
-            throw denied
-        }
-        if stored.failedSignins > 0 { try await repository.recordSignin(id: stored.user.id, failedSignins: 0, lockedUntil: now) }
+        guard try await hasher.verify(body.password, hash: stored.passwordHash) else { throw denied }
+        try await attempts.clear(account: account, address: address)
         let token = try await authority.issue(kind: .user, subject: stored.user.id, role: stored.user.role, lifetime: tokenLifetime)
         return JSONResponse(token)
     }
@@ -183,9 +193,11 @@ public struct UserController: Sendable {
             guard (1...200).contains(trimmed.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
             stored.user.name = trimmed
         }
+        var retire = false
         if let password = patch.password {
             try Password.validate(password)
             stored.passwordHash = try await hasher.hash(password)
+            retire = true
         }
         if let role = patch.role, role != stored.user.role {
             guard caller.isPrivileged else { throw APIError.forbidden("only an admin may change a role") }
@@ -193,8 +205,12 @@ public struct UserController: Sendable {
                 throw APIError.conflict("the last admin cannot lose the admin role")
             }
             stored.user.role = role
+            retire = true
         }
         stored.user.updatedAt = .now()
+        // Tokens carry the role and stand for the password they were signed in with; retired first,
+        // so a failure in between costs a sign-in rather than leaving the old tokens working.
+        if retire { try await authority.retireTokens(of: .user(stored.user.id)) }
         try await repository.update(stored)
         return JSONResponse(stored.user)
     }
@@ -204,6 +220,9 @@ public struct UserController: Sendable {
         if stored.user.role == .admin, try await repository.countAdmins() <= 1 {
             throw APIError.conflict("the last admin cannot be deleted")
         }
+        // The tokens first (an app's token checks its owner's stamp too), then what the account owns.
+        try await authority.retireTokens(of: .user(stored.user.id))
+        for dependent in dependents { try await dependent.removeAll(ownedBy: stored.user.id) }
         _ = try await repository.delete(id: stored.user.id)
         return .noContent
     }

@@ -8,7 +8,6 @@ protocol UserRepository: Sendable {
     func find(email: String) async throws -> StoredUser?
     func list(limit: Int, after: String?) async throws -> [User]
     func update(_ user: StoredUser) async throws
-    func recordSignin(id: String, failedSignins: Int, lockedUntil: Timestamp) async throws
     func delete(id: String) async throws -> Bool
     func countAdmins() async throws -> Int
 }
@@ -16,13 +15,13 @@ protocol UserRepository: Sendable {
 /// The User table uses the same SQL on SQLite and PostgreSQL.
 struct SQLUserRepository: UserRepository {
     let database: any Database
-    static let columns = "id, email, name, role, password_hash, failed_signins, locked_until, created_at, updated_at"
+    static let columns = "id, email, name, role, password_hash, created_at, updated_at"
 
     func insert(_ stored: StoredUser) async throws {
         let user = stored.user
         do {
             try await database.query(
-                "INSERT INTO users (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7)",
+                "INSERT INTO users (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 .text(user.id), .text(user.email), .text(user.name), .text(user.role.rawValue), .text(stored.passwordHash),
                 .integer(user.createdAt.microseconds), .integer(user.updatedAt.microseconds)
             )
@@ -61,13 +60,6 @@ struct SQLUserRepository: UserRepository {
         }
     }
 
-    func recordSignin(id: String, failedSignins: Int, lockedUntil: Timestamp) async throws {
-        try await database.query(
-            "UPDATE users SET failed_signins = $2, locked_until = $3 WHERE id = $1",
-            .text(id), .integer(Int64(failedSignins)), .integer(lockedUntil.microseconds)
-        )
-    }
-
     func delete(id: String) async throws -> Bool {
         !(try await database.query("DELETE FROM users WHERE id = $1 RETURNING id", .text(id))).isEmpty
     }
@@ -83,9 +75,7 @@ struct SQLUserRepository: UserRepository {
                 id: try row.string("id"), email: try row.string("email"), name: try row.string("name"), role: role,
                 createdAt: Timestamp(microseconds: try row.int("created_at")), updatedAt: Timestamp(microseconds: try row.int("updated_at"))
             ),
-            passwordHash: try row.string("password_hash"),
-            failedSignins: Int(try row.int("failed_signins")),
-            lockedUntil: Timestamp(microseconds: try row.int("locked_until"))
+            passwordHash: try row.string("password_hash")
         )
     }
 }

@@ -3,6 +3,7 @@ import CMCCore
 import Events
 import Foundation
 import Hummingbird
+import Outbound
 
 /// `/subscriptions`: webhooks. Each receives the events its filter admits among the devices its
 /// creator may read, POSTed as JSON with an `X-CMC-Signature: sha256=...` header over the body.
@@ -14,6 +15,9 @@ public struct WebhookController: Sendable {
         self.repository = repository
         self.dispatcher = dispatcher
     }
+
+    /// Subscriptions acting for one user: each holds a queue and a worker.
+    static let maximumPerUser = 50
 
     public static let routes: [Route] = [
         Route("POST", "/subscriptions", allow: Audience.signedIn),
@@ -50,6 +54,15 @@ public struct WebhookController: Sendable {
     @Sendable func create(_ request: Request, context: CMCRequestContext) async throws -> Response {
         let caller = try context.requirePrincipal()
         let body = try await request.decodeJSON(as: WebhookRegistration.self)
+        if !caller.isPrivileged, let user = caller.actingUserID, try await repository.count(ownedBy: user) >= Self.maximumPerUser {
+            throw APIError.conflict("subscriptions: at most \(Self.maximumPerUser) per user; delete one first")
+        }
+        // Said now rather than at the first delivery; every delivery checks again.
+        do {
+            try await dispatcher.policy.outbound.check(URL(string: body.url)!)
+        } catch let refusal as OutboundRefusal {
+            throw APIError.invalid("url", refusal.description)
+        }
         let webhook = Webhook(
             id: UUID().uuidString.lowercased(), url: body.url, filter: try body.filter.filter(viewer: .init(caller)),
             secret: RandomToken.make(bytes: 32), createdBy: caller.subject, status: .active, consecutiveFailures: 0,

@@ -8,6 +8,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import Outbound
 import ServiceLifecycle
 
 /// Delivers events to webhooks: each has its own queue and worker, so a slow or dead endpoint
@@ -24,6 +25,8 @@ public final class WebhookDispatcher: Service, Sendable {
         public var failingAfter = 3
         /// Events waiting per webhook; beyond it the oldest are dropped and counted.
         public var queueLimit = 1000
+        /// Where deliveries may go: public addresses, unless an admin allows a host.
+        public var outbound = OutboundPolicy()
 
         public init() {}
     }
@@ -116,9 +119,14 @@ public final class WebhookDispatcher: Service, Sendable {
                 let status = try await post(event, to: webhook)
                 if (200..<300).contains(status) { return nil }
                 failure = "HTTP \(status)"
+            } catch let refusal as OutboundRefusal {
+                if Task.isCancelled { return "stopped" }
+                failure = refusal.description
             } catch {
                 if Task.isCancelled { return "stopped" }
-                failure = "\(error)"
+                // What failed underneath (refused, reset, unreachable, TLS) is not told: the
+                // subscriber learns that the delivery failed, not what answered at that address.
+                failure = "no answer from the endpoint"
             }
             Counter(label: "cmc_webhook_attempts_failed_total").increment()
             if attempt >= policy.attempts || Task.isCancelled { return failure }
@@ -136,9 +144,11 @@ public final class WebhookDispatcher: Service, Sendable {
         request.headers.add(name: "X-CMC-Webhook", value: webhook.id)
         request.headers.add(name: "X-CMC-Signature", value: Self.signature(of: event.json, secret: webhook.secret))
         request.body = .bytes(ByteBuffer(bytes: event.json))
-        let response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(policy.timeout))
-        _ = try await response.body.collect(upTo: 1 << 16)
-        return response.status.code
+        // Redirects are not followed: a delivery goes where the subscriber registered, or fails.
+        return try await policy.outbound.execute(request, timeout: TimeAmount(policy.timeout), followRedirects: false) { response in
+            _ = try await response.body.collect(upTo: 1 << 16)
+            return response.status.code
+        }
     }
 
     /// `sha256=<hex of HMAC-SHA256(secret, body)>`, the form GitHub and others use.

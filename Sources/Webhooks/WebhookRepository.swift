@@ -36,6 +36,17 @@ public struct WebhookRepository: Sendable {
         try await database.query("DELETE FROM webhooks WHERE id = $1", .text(id))
     }
 
+    /// Subscriptions the user made, or that act for the user (made by the user's applications).
+    func deleteAll(ownedBy userID: String) async throws -> [String] {
+        try await database.query("DELETE FROM webhooks WHERE owner_id = $1 OR created_by = $1 RETURNING id", .text(userID))
+            .map { try $0.string("id") }
+    }
+
+    /// How many subscriptions act for the user (theirs and their applications').
+    func count(ownedBy userID: String) async throws -> Int {
+        Int(try await database.query("SELECT COUNT(*) AS n FROM webhooks WHERE owner_id = $1", .text(userID)).first?.int("n") ?? 0)
+    }
+
     func saveHealth(_ webhook: Webhook) async throws {
         try await database.query(
             "UPDATE webhooks SET status = $2, consecutive_failures = $3, last_error = $4, last_failure_at = $5 WHERE id = $1",

@@ -140,11 +140,14 @@ struct Token: AsyncParsableCommand {
     struct Microservice: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a microservice token for NAME.")
         @Argument var name: String
-        @Option(help: "Lifetime in days.") var days = 365
+        @Option(help: "Lifetime in days, at most 365.") var days = 30
         @Option(help: "Database URL; overrides CMC_DATABASE_URL.") var database: String?
 
         func run() async throws {
             guard ServiceName.isValid(name) else { throw ValidationError("NAME must be 1-64 letters, digits, '-' or '_'") }
+            guard (1...(AuthController.maximumMicroserviceLifetimeSeconds / 86400)).contains(days) else {
+                throw ValidationError("--days must be from 1 to \(AuthController.maximumMicroserviceLifetimeSeconds / 86400)")
+            }
             let environment = try Environment(databaseURL: database)
             let (name, days) = (self.name, self.days)
             let token = try await environment.withPlatform { platform in

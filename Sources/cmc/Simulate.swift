@@ -2,6 +2,7 @@ import ArgumentParser
 import CMCCore
 import Foundation
 import MQTT
+import MQTTConnector
 
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Play devices, for demos, tests and benchmarks.", subcommands: [SimulatedDevice.self])
@@ -11,7 +12,7 @@ struct Simulate: AsyncParsableCommand {
 struct SimulatedDevice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "device", abstract: "Publish readings as a device and acknowledge its commands.")
 
-    @Option(help: "The device id (its broker username).") var id: String
+    @Option(help: "The device id (its broker account is device:ID).") var id: String
     @Option(help: "The device's broker password (from POST /devices).") var password: String
     @Option(help: "Broker host and port.") var mqtt = "mqtt://127.0.0.1:1883"
     @Option(help: "Seconds between readings.") var interval = 1.0
@@ -21,9 +22,11 @@ struct SimulatedDevice: AsyncParsableCommand {
 
     func run() async throws {
         var endpoint = try MQTTEndpoint(url: mqtt)
-        endpoint.username = id
+        // The broker account and the client id it is bound to, as in the credentials of POST /devices.
+        let account = BrokerAccounts.account(of: id)
+        endpoint.username = account
         endpoint.password = password
-        let client = try MQTTClient(clientID: "sim-\(id)", cleanSession: true, endpoint: endpoint)
+        let client = try MQTTClient(clientID: account, cleanSession: true, endpoint: endpoint)
         let base = "cmc/devices/\(id)"
         try client.subscribe("\(base)/commands/+", qos: 1)
         try await client.connect()

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import NIOCore
 import Platform
 import Logging
+import Outbound
 import ServiceLifecycle
 
 /// A prepared platform on a fresh database, with a client that talks to its router, and helpers
@@ -25,6 +26,8 @@ public struct TestPlatform: Sendable {
         configuration.adminPassword = adminPassword
         configuration.migrationsDirectory = TestBackend.migrationsDirectory
         configuration.logLevel = .warning
+        // The tests' feed publishers and webhook receivers listen on 127.0.0.1.
+        configuration.outbound = OutboundPolicy(allowedHosts: ["127.0.0.1"])
         return configuration
     }
 

@@ -12,6 +12,80 @@ import Testing
 /// `/events` and `/events/ws` on a live server, read by real HTTP and WebSocket clients.
 @Suite("Event stream")
 struct EventStreamTests {
+    @Test("a client that stops reading is cut off by bytes; streams per address are capped", arguments: [TestBackend.sqlite])
+    func boundedStreams(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend, live: true) { t in
+            let port = try #require(t.client.port)
+            let baseline = t.platform.events.subscriberCount
+            // A client that sends its request and never reads, with a small socket buffer.
+            let silent = try ExternalProcess("/usr/bin/python3", ["-c", """
+                import socket, sys, time
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", int(sys.argv[1])))
+                s.sendall(b"GET /events HTTP/1.1\\r\\nHost: x\\r\\nAccept: text/event-stream\\r\\n\\r\\n")
+                time.sleep(60)
+                """, "\(port)"])
+            defer { silent.terminate() }
+            var deadline = ContinuousClock.now + .seconds(10)
+            while t.platform.events.subscriberCount == baseline, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(t.platform.events.subscriberCount == baseline + 1, "the silent client's stream is open")
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "big", "category": "weather", "connector": "http", "public": true], expect: .created)
+            let blob = String(repeating: "x", count: 500_000)
+            for index in 0..<24 {
+                try await t.client.json(.post, "/devices/big/data", token: t.adminToken, body: ["values": ["blob": blob, "n": index]], expect: .created)
+            }
+            deadline = ContinuousClock.now + .seconds(10)
+            while t.platform.events.subscriberCount > baseline, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(t.platform.events.subscriberCount == baseline, "12 MB behind: the client is cut off")
+
+            // 32 streams from one address (one of them another process); the next is refused.
+            // (A client of its own: the shared one holds 8 connections per host.)
+            var pool = HTTPClient.Configuration()
+            pool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: pool)
+            var open: [SSEListener] = []
+            for _ in 0..<31 { open.append(try await SSEListener.open(port: port, query: "", client: client)) }
+            let hangsUp = try ExternalProcess("/usr/bin/python3", ["-c", """
+                import socket, sys, time
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                s.sendall(b"GET /events HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+                s.recv(100)
+                time.sleep(60)
+                """, "\(port)"])
+            deadline = ContinuousClock.now + .seconds(10)
+            while t.platform.events.subscriberCount < baseline + 32, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            let refused = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/events"), timeout: .seconds(10))
+            #expect(refused.status == .tooManyRequests)
+            hangsUp.terminate()
+            for listener in open { listener.close() }
+            try await client.shutdown()
+        }
+    }
+
+    @Test("a stream ends once its token is revoked or its account changes", arguments: TestBackend.all)
+    func streamEndsWithToken(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend, live: true) { t in
+            let port = try #require(t.client.port)
+            let alice = try await t.user("alice"), bruno = try await t.user("bruno")
+            let revoked = try await SSEListener.open(port: port, query: "access_token=\(alice.token)")
+            let demoted = try await SSEListener.open(port: port, query: "access_token=\(bruno.token)")
+            let anonymous = try await SSEListener.open(port: port, query: "")
+            defer { revoked.close(); demoted.close(); anonymous.close() }
+            try await t.client.json(.post, "/auth/tokens/revoke", token: alice.token, body: ["token": alice.token], expect: .noContent)
+            try await t.client.json(.patch, "/users/\(bruno.id)", token: t.adminToken, body: ["role": "operator"])
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !(revoked.ended && demoted.ended), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(revoked.ended, "the revoked token's stream must end")
+            #expect(demoted.ended, "the retired token's stream must end")
+            #expect(!anonymous.ended)
+            // And the events that follow reach only the streams still open.
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "after", "category": "parking", "connector": "http", "public": true], expect: .created)
+            #expect(try await anonymous.waitFor(count: 1).count == 1)
+            #expect(revoked.events.isEmpty && demoted.events.isEmpty)
+        }
+    }
+
     @Test("SSE streams device changes and readings, filtered and limited to what the caller may read", arguments: TestBackend.all)
     func serverSentEvents(backend: TestBackend) async throws {
         try await TestPlatform.run(backend, live: true) { t in
@@ -116,14 +190,23 @@ struct EventStreamTests {
         let device = "meter-\(UUID().uuidString.prefix(8).lowercased())"
         try await TestPlatform.run(.sqlite, configuration: configuration) { t in
             let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-            let subscriber = try ExternalProcess("/usr/bin/mosquitto_sub", [
-                "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-                "-t", "cmc/events/energy/\(device)/#", "-v", "-C", "2", "-W", "20",
-            ], captureErrors: false)
+            // A subscriber that is connected before the first event (a separate process may still be
+            // starting when the events go out, when the whole suite runs at once).
+            let subscriber = try MQTTClient(clientID: "events-test-\(UUID().uuidString.prefix(8))", cleanSession: true, endpoint: endpoint)
+            try subscriber.subscribe("cmc/events/energy/\(device)/#", qos: 1)
+            try await subscriber.connect()
+            defer { subscriber.disconnect() }
             try await Task.sleep(for: .milliseconds(500))
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": device, "category": "energy", "connector": "http"], expect: .created)
             try await t.client.json(.post, "/devices/\(device)/data", token: t.adminToken, body: ["values": ["kwh": 3]], expect: .created)
-            let lines = await subscriber.finished().output.split(separator: "\n").map(String.init)
+            var lines: [String] = []
+            // The receive below waits for messages; a client closed after 20 s ends it.
+            let watchdog = Task { try await Task.sleep(for: .seconds(20)); subscriber.disconnect() }
+            defer { watchdog.cancel() }
+            while lines.count < 2 {
+                guard let batch = await subscriber.receive(limit: 10) else { break }
+                lines += batch.map { "\($0.topic) \(String(decoding: $0.payload, as: UTF8.self))" }
+            }
             #expect(lines.count == 2, "\(lines)")
             #expect(lines.first?.hasPrefix("cmc/events/energy/\(device)/created {") == true)
             #expect(lines.last?.hasPrefix("cmc/events/energy/\(device)/reading {") == true)
@@ -143,18 +226,21 @@ final class SSEListener: Sendable {
 
     private let received = NIOLockedValueBox<[Event]>([])
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let over = NIOLockedValueBox(false)
     var events: [Event] { received.withLockedValue { $0 } }
+    /// The server ended the stream.
+    var ended: Bool { over.withLockedValue { $0 } }
 
     /// Returns once the server has opened the stream (and so subscribed).
-    static func open(port: Int, query: String) async throws -> SSEListener {
+    static func open(port: Int, query: String, client: HTTPClient = .shared) async throws -> SSEListener {
         let listener = SSEListener()
         try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
-            let task = Task { [received = listener.received] in
+            let task = Task { [received = listener.received, over = listener.over] in
                 var opened = false
                 do {
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/events?\(query)")
                     request.headers.add(name: "Accept", value: "text/event-stream")
-                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                    let response = try await client.execute(request, timeout: .seconds(60))
                     guard response.status == .ok else { throw TestFailure("GET /events?\(query) answered \(response.status)") }
                     var pending = ""
                     for try await chunk in response.body {
@@ -175,6 +261,7 @@ final class SSEListener: Sendable {
                             if !data.isEmpty { received.withLockedValue { $0.append(Event(type: type, data: data)) } }
                         }
                     }
+                    over.withLockedValue { $0 = true }
                 } catch {
                     if !opened { ready.resume(throwing: error) }
                 }

@@ -19,6 +19,54 @@ struct HistoryTests {
         return user.token
     }
 
+    @Test("what cannot be stored faithfully is refused with its reason: deep nesting, numbers beyond a double, unpaired surrogates", arguments: TestBackend.all)
+    func unfaithfulBodies(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "deep", "category": "weather", "connector": "http"], expect: .created)
+            func nested(_ depth: Int) -> String { String(repeating: "[", count: depth) + "1" + String(repeating: "]", count: depth) }
+            let cases: [(String, String, String)] = [
+                ("/devices/deep/data", #"{"values":{"v":\#(nested(300))}}"#, "256"),
+                ("/devices/deep/data", #"{"values":{"v":1e400}}"#, "number out of range"),
+                ("/devices/deep/data", #"{"values":{"v":"\ud800"}}"#, "unpaired surrogate"),
+                ("/devices", #"{"id":"deep2","category":"weather","connector":"http","metadata":{"m":\#(nested(400))}}"#, "256"),
+            ]
+            for (path, body, reason) in cases {
+                let reply = try await t.client.send(.post, path, token: t.adminToken, body: body)
+                #expect(reply.status == .badRequest, "\(reason): \(reply.status)")
+                #expect(reply.errorMessage?.contains(reason) == true, "\(reply.text)")
+            }
+            #expect(try await t.client.send(.get, "/history/deep/latest", token: t.adminToken).status == .notFound)
+            #expect(try await t.client.send(.get, "/devices/deep2", token: t.adminToken).status == .notFound)
+            // Within the limit, a nested value reads back as it was sent.
+            let deepest = nested(250)
+            try await t.client.json(.post, "/devices/deep/data", token: t.adminToken, body: #"{"values":{"v":\#(deepest)}}"#, expect: .created)
+            let latest = try await t.client.send(.get, "/history/deep/latest", token: t.adminToken).text
+            #expect(latest.contains(deepest), "the nested value must come back whole")
+        }
+    }
+
+    @Test("a deleted device's readings do not pass to the next owner of its id", arguments: TestBackend.all)
+    func deletedDeviceHistory(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let a = try await t.user("anna"), b = try await t.user("boris")
+            try await t.client.json(.post, "/devices", token: a.token, body: ["id": "shared-id", "category": "weather", "connector": "http"], expect: .created)
+            try await t.client.json(.post, "/devices/shared-id/data", token: a.token,
+                                    body: [["ts": "2026-03-01T10:00:00Z", "values": ["t": 1]], ["ts": "2026-03-01T10:01:00Z", "values": ["t": 2]]], expect: .created)
+            #expect(try await t.client.json(.get, "/history/shared-id/latest", token: a.token)["values"] != nil)
+            try await t.client.json(.delete, "/devices/shared-id", token: a.token, expect: .noContent)
+
+            try await t.client.json(.post, "/devices", token: b.token, body: ["id": "shared-id", "category": "weather", "connector": "http"], expect: .created)
+            let page = try await t.client.json(.get, "/history?device=shared-id", token: b.token)
+            #expect((page["readings"] as? [Any])?.isEmpty == true)
+            #expect(try await t.client.send(.get, "/history/shared-id/latest", token: b.token).status == .notFound)
+            let buckets = try await t.client.json(.get, "/history/shared-id/aggregate?field=t&fn=count&bucket=1h&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z", token: b.token)
+            #expect((buckets["buckets"] as? [Any])?.isEmpty == true, "\(buckets)")
+            // The new owner's own readings are theirs.
+            try await t.client.json(.post, "/devices/shared-id/data", token: b.token, body: ["values": ["t": 7]], expect: .created)
+            #expect(((try await t.client.json(.get, "/history/shared-id/latest", token: b.token)["values"]) as? [String: Any])?["t"] as? Double == 7)
+        }
+    }
+
     @Test("history pages in time order with a cursor and honours from/to", arguments: TestBackend.all)
     func paging(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in

@@ -5,19 +5,21 @@ import MQTT
 import Platform
 import Testing
 
-/// Commands to a device played by the real `mosquitto_sub` / `mosquitto_pub` with the device's
-/// own broker account.
+/// Commands to a device that connects with its own broker account, one connection for its commands
+/// and its answers, as the account's client id allows one at a time.
 @Suite("Device commands", .enabled(if: MQTTTestBroker.url != nil))
 struct CommandTests {
     static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
 
-    /// Starts `mosquitto_sub` as the device, printing `topic payload` for `count` commands.
-    static func listen(as username: String, password: String, count: Int) throws -> ExternalProcess {
-        let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-        return try ExternalProcess("/usr/bin/mosquitto_sub", [
-            "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", username, "-P", password, "-q", "1",
-            "-t", "cmc/devices/\(username)/commands/+", "-C", "\(count)", "-v", "-W", "20",
-        ], captureErrors: false)
+    /// The device: its account, bound to its client id, subscribed to its commands.
+    static func connect(as device: String, password: String) async throws -> MQTTClient {
+        var endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
+        endpoint.username = "device:\(device)"
+        endpoint.password = password
+        let client = try MQTTClient(clientID: "device:\(device)", cleanSession: true, endpoint: endpoint)
+        try client.subscribe("cmc/devices/\(device)/commands/+", qos: 1)
+        try await client.connect()
+        return client
     }
 
     @Test("a command reaches the device, its acknowledgement or silence settles it", arguments: TestBackend.all)
@@ -26,15 +28,20 @@ struct CommandTests {
             let id = "door-\(UUID().uuidString.prefix(8).lowercased())"
             let created = try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": id, "category": "intercom", "connector": "mqtt"], expect: .created)
             let password = try #require((created["credentials"] as? [String: Any])?["password"] as? String)
-            let listener = try Self.listen(as: id, password: password, count: 2)
+            let device = try await Self.connect(as: id, password: password)
+            defer { device.disconnect() }
             try await Task.sleep(for: .milliseconds(500))  // let the device's subscription land
 
             let sent = try await t.client.json(.post, "/devices/\(id)/commands", token: t.adminToken,
                                                body: ["name": "open", "params": ["seconds": 3], "timeoutMs": 10_000], expect: .accepted)
             #expect(sent["status"] as? String == "delivered")
             let commandID = try #require(sent["id"] as? String)
-            #expect(try await BrokerAccountTests.publish(as: id, password: password, topic: "cmc/devices/\(id)/commands/\(commandID)/ack",
-                                                   message: #"{"ok":true,"result":{"opened":true}}"#) == 0)
+            let received = try #require(await device.receive(limit: 1)?.first)
+            #expect(received.topic == "cmc/devices/\(id)/commands/\(commandID)")
+            let payload = String(decoding: received.payload, as: UTF8.self)
+            #expect(payload.contains(#""name":"open""#))
+            #expect(payload.contains(#""seconds":3"#))
+            try await device.publish("cmc/devices/\(id)/commands/\(commandID)/ack", payload: Array(#"{"ok":true,"result":{"opened":true}}"#.utf8), qos: 1)
             let acked = try await t.client.json(.get, "/devices/\(id)/commands/\(commandID)?wait=true", token: t.adminToken)
             #expect(acked["status"] as? String == "acked")
             #expect((acked["result"] as? [String: Any])?["opened"] as? Bool == true)
@@ -50,17 +57,16 @@ struct CommandTests {
                                                         body: ["name": "alarm", "timeoutMs": 300], expect: .ok)
             #expect(expiredAtOnce["status"] as? String == "expired")
 
-            let received = await listener.finished().output
-            #expect(received.contains("cmc/devices/\(id)/commands/\(commandID) "))
-            #expect(received.contains(#""name":"open""#))
-            #expect(received.contains(#""seconds":3"#))
-
             // Not the owner: the device is invisible. Not an MQTT device: no channel.
             let citizen = try await t.user("carla")
             #expect(try await t.client.send(.post, "/devices/\(id)/commands", token: citizen.token, body: ["name": "open"]).status == .notFound)
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "http-\(id)", "category": "intercom", "connector": "http"], expect: .created)
             #expect(try await t.client.send(.post, "/devices/http-\(id)/commands", token: t.adminToken, body: ["name": "open"]).status == .badRequest)
             #expect(try await t.client.send(.post, "/devices/\(id)/commands", token: t.adminToken, body: ["name": "open", "timeoutMs": 5]).status == .badRequest)
+            // Commands wait in the broker for offline devices: their size is bounded.
+            let oversize = try await t.client.send(.post, "/devices/\(id)/commands", token: t.adminToken,
+                                                   body: ["name": "open", "params": ["blob": String(repeating: "x", count: 70_000)]])
+            #expect(oversize.status == .contentTooLarge)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CMCTesting
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -10,8 +11,12 @@ import NIOCore
 final class FeedServer: Sendable {
     let documents = NIOLockedValueBox<[String: String]>([:])
     let requests = NIOLockedValueBox<[String]>([])
+    /// Files a test puts in place, served under `files/`.
+    let blobs = NIOLockedValueBox<[String: [UInt8]]>([:])
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let traffic = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("FeedsTests/Fixtures")
 
     static func run<T: Sendable>(_ body: @Sendable (FeedServer, String) async throws -> T) async throws -> T {
         let server = FeedServer()
@@ -25,6 +30,22 @@ final class FeedServer: Sendable {
             guard let text else { return Response(status: .notFound) }
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: text.replacingOccurrences(of: "{base}", with: base))))
+        }
+        // The sample feeds (`traffic/...` from the Feeds tests' fixtures), and what a test puts in `blobs`.
+        router.get("files/**") { _, context -> Response in
+            let path = context.parameters.getCatchAll().joined(separator: "/")
+            guard !path.split(separator: "/").contains("..") else { return Response(status: .badRequest) }
+            var bytes = server.blobs.withLockedValue { $0[path] }
+            if bytes == nil {
+                let file = path.hasPrefix("traffic/") ? traffic.appendingPathComponent(String(path.dropFirst(8))) : SharedFeeds.directory.appendingPathComponent(path)
+                bytes = (try? Data(contentsOf: file)).map(Array.init)
+            }
+            guard let bytes else { return Response(status: .notFound) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        // A redirect to `?to=`, as a feed that moved answers.
+        router.get("redirect") { request, _ -> Response in
+            Response(status: .found, headers: [.location: String(request.uri.queryParameters["to"] ?? "/")])
         }
         router.get("status/{code}") { _, context -> Response in
             Response(status: .init(code: Int(context.parameters.get("code") ?? "") ?? 500))

@@ -10,18 +10,17 @@ import Testing
 struct PersistenceTests {
     static var shared: URL { SharedFeeds.directory }
 
-    static func file(_ path: String) -> String { shared.appendingPathComponent(path).absoluteString }
-
-    static let traffic = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("FeedsTests/Fixtures")
+    /// A sample feed as a feed server publishes it: sources added over the API read only http(s).
+    static func file(_ path: String, _ base: String) -> String { "\(base)/files/\(path)" }
 
     static func status(_ record: [String: Any]) -> [String: Any] { record["status"] as? [String: Any] ?? [:] }
 
     @Test("GTFS stops become bus-stop devices with their lines, and departures follow the timetable", arguments: TestBackend.all)
     func gtfs(backend: TestBackend) async throws {
+        try await FeedServer.run { _, base in
         try await TestPlatform.run(backend) { t in
             try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
-                "id": "dta", "kind": "gtfs", "url": Self.file("gtfs/google-sample-feed-1.zip"), "interval": 3600, "paused": true,
+                "id": "dta", "kind": "gtfs", "url": Self.file("gtfs/google-sample-feed-1.zip", base), "interval": 3600, "paused": true,
             ], expect: .created)
             let first = Self.status(try await t.client.json(.post, "/persistence/sources/dta/run", token: t.adminToken))
             #expect(first["lastResult"] as? String == "ok")
@@ -47,14 +46,16 @@ struct PersistenceTests {
             let badLimit = try await t.client.send(.get, "/devices/dta:BEATTY_AIRPORT/departures?limit=0", token: t.adminToken)
             #expect(badLimit.status == .badRequest && badLimit.errorMessage?.contains("limit") == true)
         }
+        }
     }
 
     @Test("DATEX II parking and traffic: the same observation fetched twice is stored once", arguments: TestBackend.all)
     func datex(backend: TestBackend) async throws {
+        try await FeedServer.run { _, base in
         try await TestPlatform.run(backend) { t in
             try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
                 "id": "aachen", "kind": "datex2-parking", "paused": true,
-                "sitesUrl": Self.file("datex2/parking/aachen-static.xml"), "url": Self.file("datex2/parking/aachen-realtime.xml"),
+                "sitesUrl": Self.file("datex2/parking/aachen-static.xml", base), "url": Self.file("datex2/parking/aachen-realtime.xml", base),
             ], expect: .created)
             let first = Self.status(try await t.client.json(.post, "/persistence/sources/aachen/run", token: t.adminToken))
             #expect(first["devices"] as? Int == 17 && first["observations"] as? Int == 17 && first["stored"] as? Int == 17)
@@ -70,8 +71,8 @@ struct PersistenceTests {
 
             try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
                 "id": "loops", "kind": "datex2-traffic", "paused": true,
-                "sitesUrl": Self.traffic.appendingPathComponent("traffic-sites.xml").absoluteString,
-                "url": Self.traffic.appendingPathComponent("traffic-measurements.xml").absoluteString,
+                "sitesUrl": Self.file("traffic/traffic-sites.xml", base),
+                "url": Self.file("traffic/traffic-measurements.xml", base),
             ], expect: .created)
             let loops = Self.status(try await t.client.json(.post, "/persistence/sources/loops/run", token: t.adminToken))
             #expect(loops["stored"] as? Int == 2)
@@ -80,6 +81,7 @@ struct PersistenceTests {
             #expect(loop["values"] as? [String: Double] == ["flow": 1200, "speed": 40.5])
             let device = try await t.client.json(.get, "/devices/loops:loop-01", token: t.adminToken)
             #expect(device["category"] as? String == "traffic" && (device["location"] as? [String: Double])?["lat"] == 39.2186)
+        }
         }
     }
 
@@ -127,14 +129,12 @@ struct PersistenceTests {
             var configuration = TestPlatform.configuration()
             configuration.logLevel = .critical
             try await TestPlatform.run(backend, configuration: configuration) { t in
-                let damaged = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-damaged-\(UUID().uuidString).zip")
                 let zip = try Data(contentsOf: Self.shared.appendingPathComponent("gtfs/google-sample-feed-1.zip"))
-                try zip.prefix(zip.count / 2).write(to: damaged)
-                defer { try? FileManager.default.removeItem(at: damaged) }
+                server.blobs.withLockedValue { $0["damaged.zip"] = Array(zip.prefix(zip.count / 2)) }
 
                 // A good source first, so there is something that must not be lost.
                 try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
-                    "id": "dta", "kind": "gtfs", "url": Self.file("gtfs/google-sample-feed-1.zip"), "paused": true,
+                    "id": "dta", "kind": "gtfs", "url": Self.file("gtfs/google-sample-feed-1.zip", base), "paused": true,
                 ], expect: .created)
                 try await t.client.json(.post, "/persistence/sources/dta/run", token: t.adminToken)
 
@@ -142,14 +142,14 @@ struct PersistenceTests {
                     ["id": "broken", "kind": "datex2-parking", "interval": 1, "url": "\(base)/status/500", "sitesUrl": "\(base)/status/500"],
                     ["id": "slow", "kind": "json", "interval": 1, "timeout": 1, "url": "\(base)/slow", "mapping": ["id": "id", "values": ["v": "v"]]],
                     ["id": "keyless", "kind": "json", "interval": 1, "url": "\(base)/auth", "mapping": ["id": "id", "values": ["v": "v"]],
-                     "credentials": ["header": "X-Api-Key", "environment": "CMC_TEST_UNSET_VARIABLE"]],
+                     "credentials": ["header": "X-Api-Key", "environment": "CMC_SOURCE_TEST_UNSET"]],
                     ["id": "steady", "kind": "datex2-parking", "interval": 1,
-                     "sitesUrl": Self.file("datex2/parking/aachen-static.xml"), "url": Self.file("datex2/parking/aachen-realtime.xml")],
+                     "sitesUrl": Self.file("datex2/parking/aachen-static.xml", base), "url": Self.file("datex2/parking/aachen-realtime.xml", base)],
                 ]
                 for source in sources { try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: source, expect: .created) }
                 // The damaged zip replaces the good one: the run fails, the stops stay.
                 try await t.client.json(.put, "/persistence/sources/dta", token: t.adminToken, body: [
-                    "id": "dta", "kind": "gtfs", "url": damaged.absoluteString, "interval": 1,
+                    "id": "dta", "kind": "gtfs", "url": "\(base)/files/damaged.zip", "interval": 1,
                 ])
 
                 var byID: [String: [String: Any]] = [:]
@@ -169,7 +169,7 @@ struct PersistenceTests {
                 #expect((byID["broken"]?["lastError"] as? String)?.contains("answered HTTP 500") == true, "\(byID["broken"] ?? [:])")
                 #expect((byID["slow"]?["lastError"] as? String)?.contains("1 s") == true, "\(byID["slow"] ?? [:])")
                 #expect((byID["dta"]?["lastError"] as? String)?.contains("zip") == true, "\(byID["dta"] ?? [:])")
-                #expect(byID["keyless"]?["lastError"] as? String == "the credentials variable CMC_TEST_UNSET_VARIABLE is not set")
+                #expect(byID["keyless"]?["lastError"] as? String == "the credentials variable CMC_SOURCE_TEST_UNSET is not set")
                 // The slow source's hanging requests never held the steady one back.
                 #expect((byID["steady"]?["runs"] as? Int ?? 0) >= 3 && byID["steady"]?["lastResult"] as? String == "ok")
                 // Backoff: after failures the next run is at least twice the interval away.
@@ -189,11 +189,12 @@ struct PersistenceTests {
 
     @Test("operators add, change, pause, resume and remove sources; bad input names the field", arguments: TestBackend.all)
     func management(backend: TestBackend) async throws {
+        try await FeedServer.run { _, base in
         try await TestPlatform.run(backend) { t in
             let citizen = try await t.user("cira")
             let operatorUser = try await t.user("otto", role: .operator)
             let source: [String: Any] = ["id": "aachen", "kind": "datex2-parking", "interval": 300, "paused": true,
-                                         "sitesUrl": Self.file("datex2/parking/aachen-static.xml"), "url": Self.file("datex2/parking/aachen-realtime.xml")]
+                                         "sitesUrl": Self.file("datex2/parking/aachen-static.xml", base), "url": Self.file("datex2/parking/aachen-realtime.xml", base)]
             #expect(try await t.client.send(.post, "/persistence/sources", token: citizen.token, body: source).status == .forbidden)
             #expect(try await t.client.send(.get, "/persistence/sources", token: citizen.token).status == .forbidden)
             let created = try await t.client.json(.post, "/persistence/sources", token: operatorUser.token, body: source, expect: .created)
@@ -243,6 +244,7 @@ struct PersistenceTests {
             // What it stored stays.
             #expect(try await t.client.send(.get, "/devices/aachen:P1", token: t.adminToken).status == .ok)
         }
+        }
     }
 
     @Test("sources declared in connectors/ are loaded at start; a bad file is refused by name", arguments: TestBackend.all)
@@ -274,6 +276,63 @@ struct PersistenceTests {
             _ = try SourceFiles.load(directory: directory)
         } catch {
             #expect("\(error)" == "connectors/bad.json: sitesUrl: is required for datex2-parking: the DATEX II site table")
+        }
+    }
+
+    @Test("sources added over the API fetch only public http(s) addresses, redirects included, and read only CMC_SOURCE_ variables; declared files stay in connectors/",
+          arguments: [TestBackend.sqlite])
+    func outboundPolicy(backend: TestBackend) async throws {
+        try await FeedServer.run { server, base in
+            let port = base.split(separator: ":").last.map(String.init) ?? ""
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-escape-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try Data(#"{"id": "escape", "kind": "json", "interval": 600, "url": "file:../../../../../../../etc/hostname", "mapping": {"id": "id", "values": {"v": "v"}}}"#.utf8)
+                .write(to: directory.appendingPathComponent("escape.json"))
+            // Read by the platform when it starts.
+            let key = "CMC_SOURCE_TEST_KEY_\(UUID().uuidString.prefix(6))"
+            setenv(key, "sesame", 1)
+            var configuration = TestPlatform.configuration()
+            configuration.connectorsDirectory = directory
+            // The feed server's own address is allowed by name; 127.0.0.2, the same machine, is not.
+            configuration.outbound = .init(allowedHosts: ["127.0.0.1:\(port)", "localhost:\(port)"])
+            try await TestPlatform.run(backend, configuration: configuration) { t in
+                let mapping: [String: Any] = ["id": "id", "values": ["v": "v"]]
+                func refused(_ body: [String: Any], _ field: String) async throws {
+                    let reply = try await t.client.send(.post, "/persistence/sources", token: t.adminToken, body: body)
+                    #expect(reply.status == .badRequest, "\(body)")
+                    #expect(reply.errorMessage?.hasPrefix(field) == true, "\(reply.text)")
+                }
+                try await refused(["id": "shadow", "kind": "json", "url": "file:///etc/shadow", "mapping": mapping], "url")
+                try await refused(["id": "up", "kind": "json", "url": "file:../../../etc/hostname", "mapping": mapping], "url")
+                try await refused(["id": "env", "kind": "json", "url": "\(base)/auth", "mapping": mapping,
+                                   "credentials": ["header": "X-Api-Key", "environment": "CMC_ADMIN_PASSWORD"]], "credentials.environment")
+
+                func run(_ id: String, _ url: String, credentials: [String: Any]? = nil) async throws -> [String: Any] {
+                    var body: [String: Any] = ["id": id, "kind": "json", "url": url, "mapping": mapping, "paused": true]
+                    body["credentials"] = credentials
+                    try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: body, expect: .created)
+                    return Self.status(try await t.client.json(.post, "/persistence/sources/\(id)/run", token: t.adminToken))
+                }
+                for (id, url) in [("loopback", "http://127.0.0.2:\(port)/auth"), ("hex", "http://0x7f000002:\(port)/auth"),
+                                  ("metadata", "http://169.254.169.254/latest/meta-data/"),
+                                  ("moved", "\(base)/redirect?to=http://127.0.0.2:\(port)/auth")] {
+                    let status = try await run(id, url)
+                    #expect(status["lastResult"] as? String == "failed", "\(id): \(status)")
+                    #expect((status["lastError"] as? String)?.contains("public addresses") == true, "\(id): \(status)")
+                }
+                #expect(server.requests.withLockedValue { $0.filter { $0.hasPrefix("auth") } }.isEmpty, "nothing reached the refused address")
+
+                // A redirect to another origin loses the source's credentials on the way.
+                let moved = try await run("moved-away", "\(base)/redirect?to=http://localhost:\(port)/auth", credentials: ["header": "X-Api-Key", "environment": key, "prefix": "Bearer "])
+                #expect(moved["lastResult"] as? String == "failed", "\(moved)")
+                #expect(server.requests.withLockedValue { $0 } .contains("auth -"), "\(server.requests.withLockedValue { $0 })")
+
+                // The declared source may read files, only inside connectors/.
+                let escape = Self.status(try await t.client.json(.post, "/persistence/sources/escape/run", token: t.adminToken))
+                #expect(escape["lastResult"] as? String == "failed")
+                #expect((escape["lastError"] as? String)?.contains("inside connectors/") == true, "\(escape)")
+            }
         }
     }
 }

@@ -15,6 +15,31 @@ struct PortalServingTests {
     static let portal = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("portal")
 
+    @Test("every answer carries the browser security headers; TRACE and control characters in paths are refused", arguments: [TestBackend.sqlite])
+    func securityHeaders(backend: TestBackend) async throws {
+        var configuration = TestPlatform.configuration()
+        configuration.portal = PortalController.Configuration(directory: Self.portal)
+        try await TestPlatform.run(backend, configuration: configuration) { t in
+            for path in ["/", "/js/app.js", "/health", "/devices/missing"] {
+                let reply = try await t.client.send(.get, path)
+                #expect(reply.headers[.xContentTypeOptions] == "nosniff", "\(path)")
+                #expect(reply.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(path)")
+                #expect(reply.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true, "\(path)")
+                #expect(reply.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true, "\(path)")
+            }
+            let trace = try await t.client.send(HTTPRequest.Method("TRACE")!, "/")
+            #expect(trace.status == .methodNotAllowed)
+            #expect(trace.errorCode == "method_not_allowed")
+            #expect(trace.headers[.allow]?.contains("GET") == true)
+            for path in ["/index.html%00.js", "/js/app.js%00", "/index.html%0a.js"] {
+                let reply = try await t.client.send(.get, path)
+                #expect(reply.status == .badRequest, "\(path)")
+                #expect(reply.headers[.contentType]?.contains("javascript") != true, "\(path)")
+            }
+            #expect(try await t.client.send(.get, "/index.html").status == .ok)
+        }
+    }
+
     @Test("the portal at /, Leaflet under /vendor/leaflet, tiles relayed or transparent", arguments: TestBackend.all)
     func serving(backend: TestBackend) async throws {
         // A tile server on 127.0.0.1 that answers one tile.

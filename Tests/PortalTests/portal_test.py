@@ -162,7 +162,8 @@ def run(platform, driver):
                                                  "nickname": "Air quality Piazza Yenne", "location": {"lat": 39.2179, "lon": 9.1127}}, auth=True)
     wait("the new device on the map", lambda: driver.execute_script("return window.cmcPortal.counts().air_quality") == 1, timeout=10)
     host, port = MQTT_URL.split("@")[1].split(":")
-    subprocess.run(["mosquitto_pub", "-h", host, "-p", port, "-u", created["credentials"]["username"], "-P", created["credentials"]["password"],
+    subprocess.run(["mosquitto_pub", "-h", host, "-p", port, "-i", created["credentials"]["clientId"],
+                    "-u", created["credentials"]["username"], "-P", created["credentials"]["password"],
                     "-q", "1", "-t", "cmc/devices/air-yenne/data", "-m", json.dumps({"values": {"pm10": 42.5}})], check=True, timeout=10)
     started = time.time()
     wait("the MQTT reading on the map", lambda: (driver.execute_script("return window.cmcPortal.latest('air-yenne')") or {}).get("values", {}).get("pm10") == 42.5, timeout=10)

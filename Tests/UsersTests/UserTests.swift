@@ -2,6 +2,8 @@ import Auth
 import CMCCore
 import CMCTesting
 import Foundation
+import Hummingbird
+import Platform
 import Testing
 
 @Suite("User service")
@@ -67,6 +69,40 @@ struct UserTests {
         }
     }
 
+    @Test("wrong passwords sent at once are counted at once; the lock holds one address, not the owner elsewhere; unknown emails answer alike",
+          arguments: TestBackend.all)
+    func concurrentLockout(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend, live: true) { t in
+            let port = try #require(t.client.port)
+            try await t.client.json(.post, "/users", body: ["email": "gus@example.org", "password": "right-password", "name": "Gus"], expect: .created)
+            func burst(_ email: String) async throws -> [HTTPResponse.Status] {
+                try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for _ in 0..<24 {
+                        group.addTask { try await t.client.send(.post, "/users/signin", body: ["email": email, "password": "wrong-password"]).status }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            for email in ["gus@example.org", "nobody-\(UUID().uuidString.prefix(6))@example.org"] {
+                let statuses = try await burst(email)
+                let refused = statuses.filter { $0 == .unauthorized }.count
+                #expect((1...5).contains(refused), "\(email): at most the free attempts reach the password check, got \(refused)")
+                #expect(statuses.filter { $0 == .tooManyRequests }.count == 24 - refused, "\(email): \(statuses)")
+                let after = try await t.client.send(.post, "/users/signin", body: ["email": email, "password": "right-password"])
+                #expect(after.status == .tooManyRequests, "\(email): the right password waits out the lock from this address too")
+                #expect(after.errorCode == "account_locked")
+            }
+            // The owner, from another address, is not locked out.
+            let elsewhere = try await ExternalProcess.run("/usr/bin/python3", ["-c", """
+                import http.client, json, sys
+                c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), source_address=("127.0.0.2", 0), timeout=10)
+                c.request("POST", "/users/signin", body=json.dumps({"email": "gus@example.org", "password": "right-password"}), headers={"Content-Type": "application/json"})
+                print(c.getresponse().status)
+                """, "\(port)"])
+            #expect(elsewhere.output.trimmingCharacters(in: .whitespacesAndNewlines) == "200", "\(elsewhere.output)")
+        }
+    }
+
     @Test("only admins list users, change roles and reach other accounts", arguments: TestBackend.all)
     func adminOnly(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
@@ -88,6 +124,25 @@ struct UserTests {
 
             try await t.client.json(.delete, "/users/\(ana.id)", token: ana.token, expect: .noContent)
             #expect(try await t.client.send(.get, "/users/\(ana.id)", token: t.adminToken).status == .notFound)
+        }
+    }
+
+    @Test("the first admin is created only while there is no admin: not again after the admin's e-mail changes", arguments: TestBackend.all)
+    func firstAdminOnce(backend: TestBackend) async throws {
+        try await backend.withDatabase { database in
+            try await TestPlatform.run(database: database) { t in
+                let me = try await t.client.json(.get, "/users/me", token: t.adminToken)
+                try await t.client.json(.patch, "/users/\(me["id"] as! String)", token: t.adminToken, body: ["email": "boss@test.cmc"])
+            }
+            // A restart with the same variables: no second admin under the old address.
+            _ = try await Platform.prepare(database: database, configuration: TestPlatform.configuration(), logger: TestBackend.logger)
+            var renamed = TestPlatform.configuration()
+            renamed.adminEmail = "boss@test.cmc"
+            try await TestPlatform.run(database: database, configuration: renamed) { t in
+                let users = try await t.client.json(.get, "/users", token: t.adminToken)["users"] as? [[String: Any]] ?? []
+                #expect(users.filter { $0["role"] as? String == "admin" }.count == 1, "\(users)")
+                #expect(try await t.client.send(.post, "/users/signin", body: ["email": TestPlatform.adminEmail, "password": TestPlatform.adminPassword]).status == .unauthorized)
+            }
         }
     }
 

@@ -161,4 +161,75 @@ struct WebhookTests {
             #expect(try await t.client.send(.post, "/subscriptions", body: ["url": "http://127.0.0.1/x"]).status == .unauthorized)
         }
     }
+
+    @Test("loopback, private, link-local and metadata addresses cannot be subscribed, in any spelling", arguments: [TestBackend.sqlite])
+    func internalAddresses(backend: TestBackend) async throws {
+        var configuration = TestPlatform.configuration()
+        configuration.outbound = .init()
+        try await TestPlatform.run(backend, configuration: configuration) { t in
+            let citizen = try await t.user("mallory")
+            for url in ["http://127.0.0.1:5432/", "http://0x7f000001:8080/", "http://2130706433/", "http://localhost:1883/", "http://[::1]/",
+                        "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://192.168.1.1/", "http://[::ffff:127.0.0.1]/"] {
+                let reply = try await t.client.send(.post, "/subscriptions", token: citizen.token, body: ["url": url])
+                #expect(reply.status == .badRequest, "\(url)")
+                #expect(reply.errorMessage?.hasPrefix("url") == true, "\(url): \(reply.text)")
+            }
+            #expect((try await t.client.json(.get, "/subscriptions", token: t.adminToken)["subscriptions"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test("a failed delivery says it failed, not what answered; a user holds 50 subscriptions at most", arguments: [TestBackend.sqlite])
+    func quietFailures(backend: TestBackend) async throws {
+        var configuration = TestPlatform.configuration()
+        configuration.webhookPolicy.attempts = 1
+        try await TestPlatform.run(backend, configuration: configuration) { t in
+            // A port that answers something that is not HTTP, and one where nothing listens.
+            func freePort() async throws -> String {
+                try await ExternalProcess.run("/usr/bin/python3", ["-c", """
+                    import socket
+                    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
+                    """]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let garbagePort = try await freePort(), closedPort = try await freePort()
+            let garbage = try ExternalProcess("/usr/bin/python3", ["-c", """
+                import socket, sys
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+                while True:
+                    c, _ = s.accept(); c.sendall(b"SSH-2.0-OpenSSH_9.2\\r\\n"); c.close()
+                """, garbagePort], captureErrors: false)
+            defer { garbage.terminate() }
+            try await Task.sleep(for: .milliseconds(300))
+            let citizen = try await t.user("mallory")
+            var ids: [String] = []
+            for port in [garbagePort, closedPort] {
+                let created = try await t.client.json(.post, "/subscriptions", token: citizen.token, body: ["url": "http://127.0.0.1:\(port)/"], expect: .created)
+                ids.append(created["id"] as! String)
+            }
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "probe", "category": "parking", "connector": "http", "public": true], expect: .created)
+            var errors: [String] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                errors = try await ids.asyncMap { id in try await t.client.json(.get, "/subscriptions/\(id)", token: citizen.token)["lastError"] as? String ?? "" }
+                if errors.allSatisfy({ !$0.isEmpty }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(errors.count == 2 && errors[0] == errors[1] && !errors[0].isEmpty, "\(errors)")
+            #expect(!errors[0].contains("SSH") && !errors[0].lowercased().contains("refused"), "\(errors)")
+
+            for index in 2..<50 {
+                try await t.client.json(.post, "/subscriptions", token: citizen.token, body: ["url": "http://127.0.0.1:\(closedPort)/\(index)"], expect: .created)
+            }
+            let over = try await t.client.send(.post, "/subscriptions", token: citizen.token, body: ["url": "http://127.0.0.1:\(closedPort)/50"])
+            #expect(over.status == .conflict, "\(over.text)")
+            try await t.client.json(.post, "/subscriptions", token: t.adminToken, body: ["url": "http://127.0.0.1:\(closedPort)/admin"], expect: .created)
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
 }

@@ -1,0 +1,13 @@
+import Auth
+import CMCCore
+
+/// A deleted user's applications go with the account.
+public struct OwnedApps: AccountDependents {
+    let repository: any AppRepository
+
+    public init(database: any Database) { self.repository = SQLAppRepository(database: database) }
+
+    public func removeAll(ownedBy userID: String) async throws {
+        try await repository.deleteAll(ownerID: userID)
+    }
+}
