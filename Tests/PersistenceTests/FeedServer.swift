@@ -23,7 +23,9 @@ final class FeedServer: Sendable {
         let router = Router()
         router.get("gbfs/{file}") { request, context -> Response in
             let file = context.parameters.get("file") ?? ""
-            server.requests.withLockedValue { $0.append("gbfs/\(file)") }
+            // Whether the source's credential came along, for the same-origin rule.
+            let key = request.headers[HTTPField.Name("X-Api-Key")!] == nil ? "" : " with key"
+            server.requests.withLockedValue { $0.append("gbfs/\(file)\(key)") }
             let base = "http://\(request.head.authority ?? "127.0.0.1")/gbfs"
             let text = server.documents.withLockedValue { $0["gbfs/\(file)"] }
                 ?? (try? String(contentsOf: fixtures.appendingPathComponent("gbfs/\(file)"), encoding: .utf8))

@@ -335,4 +335,30 @@ struct PersistenceTests {
             }
         }
     }
+
+    @Test("a GBFS discovery file's links get the source's credentials only at the discovery file's own origin", arguments: [TestBackend.sqlite])
+    func gbfsCredentialsStayHome(backend: TestBackend) async throws {
+        try await FeedServer.run { server, base in
+            let port = base.split(separator: ":").last.map(String.init) ?? ""
+            // The discovery file on 127.0.0.1 sends the station files to another origin (localhost).
+            let discovery = try String(contentsOf: FeedServer.fixtures.appendingPathComponent("gbfs/gbfs.json"), encoding: .utf8)
+            server.documents.withLockedValue { $0["gbfs/gbfs.json"] = discovery.replacingOccurrences(of: "{base}", with: "http://localhost:\(port)/gbfs") }
+            let key = "CMC_SOURCE_TEST_GBFS_\(UUID().uuidString.prefix(6))"
+            setenv(key, "sesame", 1)
+            var configuration = TestPlatform.configuration()
+            configuration.outbound = .init(allowedHosts: ["127.0.0.1", "localhost"])
+            try await TestPlatform.run(backend, configuration: configuration) { t in
+                try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                    "id": "bikes", "kind": "gbfs", "paused": true, "url": "\(base)/gbfs/gbfs.json",
+                    "credentials": ["header": "X-Api-Key", "environment": key],
+                ], expect: .created)
+                let status = Self.status(try await t.client.json(.post, "/persistence/sources/bikes/run", token: t.adminToken))
+                #expect(status["lastResult"] as? String == "ok", "\(status)")
+                let requests = server.requests.withLockedValue { $0 }
+                #expect(requests.contains("gbfs/gbfs.json with key"), "\(requests)")
+                #expect(requests.contains("gbfs/station_information.json"), "\(requests)")
+                #expect(!requests.contains { $0.hasPrefix("gbfs/station") && $0.hasSuffix("with key") }, "\(requests)")
+            }
+        }
+    }
 }
