@@ -140,13 +140,54 @@ extension SQLReadingRepository {
             return try await median(sql: "SELECT \(bucket) AS bucket, \(value) AS v \(window) ORDER BY bucket, v", binds: binds)
         }
         let function = query.function == .count ? "COUNT" : query.function.rawValue.uppercased()
-        let rows = try await database.query(
-            "SELECT \(bucket) AS bucket, \(function)(\(value)) AS v, COUNT(\(value)) AS n \(window) GROUP BY bucket ORDER BY bucket",
-            binds
-        )
-        return try rows.map { row in
-            AggregateBucket(start: Timestamp(microseconds: try row.int("bucket")), value: row.optionalDouble("v"), count: Int(try row.int("n")))
+        let summing = query.function == .sum || query.function == .avg
+        do {
+            let rows = try await database.query(
+                "SELECT \(bucket) AS bucket, \(function)(\(value)) AS v, COUNT(\(value)) AS n \(window) GROUP BY bucket ORDER BY bucket",
+                binds
+            )
+            let buckets = try rows.map { row in
+                AggregateBucket(start: Timestamp(microseconds: try row.int("bucket")), value: row.optionalDouble("v"), count: Int(try row.int("n")))
+            }
+            // SQLite's sum of doubles overflows to infinity, which JSON cannot carry.
+            guard summing, buckets.contains(where: { $0.value.map { !$0.isFinite } ?? false }) else { return buckets }
+        } catch {
+            // PostgreSQL refuses a float8 sum that overflows ("value out of range"); anything else
+            // fails again below and is thrown from there.
+            guard summing else { throw error }
         }
+        return try await summed(sql: "SELECT \(bucket) AS bucket, \(value) AS v \(window) ORDER BY bucket", binds: binds, query: query)
+    }
+
+    /// Sums and averages value by value, when the database's own overflowed: an average is a
+    /// running mean, which stays within range whatever the values; a sum out of a double's range
+    /// is refused, naming the bucket.
+    func summed(sql: String, binds: [SQLValue], query: AggregateQuery) async throws -> [AggregateBucket] {
+        var buckets: [AggregateBucket] = []
+        var current: (start: Int64, count: Int, sum: Double, mean: Double)?
+        func flush() throws {
+            guard let current else { return }
+            if query.function == .sum, !current.sum.isFinite {
+                throw APIError.unprocessable("fn: the sum of \(query.field) in the bucket at \(Timestamp(microseconds: current.start)) is beyond the range of a 64-bit float; ask for avg or smaller buckets", code: "aggregate_overflow")
+            }
+            let value: Double? = current.count == 0 ? nil : query.function == .sum ? current.sum : current.mean
+            buckets.append(AggregateBucket(start: Timestamp(microseconds: current.start), value: value, count: current.count))
+        }
+        for row in try await database.query(sql, binds) {
+            let start = try row.int("bucket")
+            if current?.start != start {
+                try flush()
+                current = (start, 0, 0, 0)
+            }
+            if let v = row.optionalDouble("v") {
+                current!.count += 1
+                current!.sum += v
+                let n = Double(current!.count)
+                current!.mean += v / n - current!.mean / n
+            }
+        }
+        try flush()
+        return buckets
     }
 
     func median(sql: String, binds: [SQLValue]) async throws -> [AggregateBucket] {

@@ -45,6 +45,25 @@ struct HistoryTests {
         }
     }
 
+    @Test("aggregates of values near a double's limit: the average is right, a sum beyond range is refused by name", arguments: TestBackend.all)
+    func aggregateOverflow(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "huge", "category": "weather", "connector": "http"], expect: .created)
+            try await t.client.json(.post, "/devices/huge/data", token: t.adminToken,
+                                    body: [["ts": "2026-03-01T10:00:00Z", "values": ["t": 1.7e308]], ["ts": "2026-03-01T10:01:00Z", "values": ["t": 1.7e308]]], expect: .created)
+            let range = "field=t&bucket=1h&from=2026-03-01T10:00:00Z&to=2026-03-01T11:00:00Z"
+            let sum = try await t.client.send(.get, "/history/huge/aggregate?\(range)&fn=sum", token: t.adminToken)
+            #expect(sum.status == .unprocessableContent, "\(sum.text)")
+            #expect(sum.errorCode == "aggregate_overflow")
+            #expect(sum.errorMessage?.hasPrefix("fn") == true)
+            let avg = try await t.client.json(.get, "/history/huge/aggregate?\(range)&fn=avg", token: t.adminToken)
+            let value = ((avg["buckets"] as? [[String: Any]])?.first?["value"] as? Double) ?? 0
+            #expect(abs(value - 1.7e308) / 1.7e308 < 1e-12, "\(avg)")
+            let max = try await t.client.json(.get, "/history/huge/aggregate?\(range)&fn=max", token: t.adminToken)
+            #expect((max["buckets"] as? [[String: Any]])?.first?["value"] as? Double == 1.7e308)
+        }
+    }
+
     @Test("a deleted device's readings do not pass to the next owner of its id", arguments: TestBackend.all)
     func deletedDeviceHistory(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in

@@ -47,6 +47,11 @@ extension APIError {
     public static func forbidden(_ message: String) -> APIError {
         APIError(.forbidden, code: "forbidden", message: message)
     }
+    /// 422: the request is well formed, but its answer cannot be given (an aggregate out of range).
+    public static func unprocessable(_ message: String, code: String) -> APIError {
+        APIError(.unprocessableContent, code: code, message: message)
+    }
+
     public static func conflict(_ message: String) -> APIError {
         APIError(.conflict, code: "conflict", message: message)
     }
