@@ -61,3 +61,21 @@ public enum JSONValue: Hashable, Sendable, Codable {
         return object
     }
 }
+
+extension JSONValue {
+    /// About how many bytes the value takes written as JSON (escapes aside), to bound answers
+    /// without writing them twice.
+    public var approximateSize: Int {
+        switch self {
+        case .null, .bool: return 5
+        case .number: return 24
+        case .string(let text): return text.utf8.count + 2
+        case .array(let items): return items.reduce(2) { $0 + $1.approximateSize + 1 }
+        case .object(let members): return Self.approximateSize(of: members)
+        }
+    }
+
+    public static func approximateSize(of members: [String: JSONValue]) -> Int {
+        members.reduce(2) { $0 + $1.key.utf8.count + 4 + $1.value.approximateSize }
+    }
+}

@@ -40,6 +40,9 @@ public struct HistoryController: Sendable {
         }
     }
 
+    /// What one page of history may hold, in bytes (about): `limit` counts readings, this their size.
+    static let maximumAnswerBytes = 8 << 20
+
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
         let caller = context.principal
         let query = try QueryParameters(request, allowed: ["device", "category", "connector", "from", "to", "limit", "cursor"])
@@ -62,8 +65,18 @@ public struct HistoryController: Sendable {
             }
             history.devices = readable
         }
-        let readings = try await repository.query(history)
-        let next = readings.count == history.limit ? readings.last.map { Cursor.encode("\($0.ts.microseconds)|\($0.device)") } : nil
+        var readings = try await repository.query(history)
+        var full = readings.count == history.limit
+        // A page ends at about 8 MiB however large its readings: the rest is behind the cursor.
+        var budget = Self.maximumAnswerBytes
+        if let cut = readings.firstIndex(where: { reading in
+            budget -= JSONValue.approximateSize(of: reading.values) + 160
+            return budget < 0
+        }) {
+            readings.removeSubrange(max(cut, 1)...)
+            full = true
+        }
+        let next = full ? readings.last.map { Cursor.encode("\($0.ts.microseconds)|\($0.device)") } : nil
         return JSONResponse(Page(readings: readings, nextCursor: next))
     }
 

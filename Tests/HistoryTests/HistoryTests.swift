@@ -64,6 +64,31 @@ struct HistoryTests {
         }
     }
 
+    @Test("a page of history stops at about 8 MiB, whatever the limit; the cursor has the rest", arguments: TestBackend.all)
+    func boundedPages(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "big", "category": "weather", "connector": "http", "public": true], expect: .created)
+            let blob = String(repeating: "x", count: 500_000)
+            for minute in 0..<30 {
+                try await t.client.json(.post, "/devices/big/data", token: t.adminToken,
+                                        body: ["ts": "2026-03-01T10:\(minute < 10 ? "0" : "")\(minute):00Z", "values": ["blob": blob]], expect: .created)
+            }
+            var seen = 0, pages = 0
+            var uri = "/history?device=big&limit=10000"
+            while true {
+                let page = try await t.client.send(.get, uri)
+                #expect(page.status == .ok)
+                #expect(page.text.utf8.count < 9 << 20, "page of \(page.text.utf8.count) bytes")
+                seen += (page["readings"] as? [Any])?.count ?? 0
+                pages += 1
+                guard let cursor = page["nextCursor"] as? String, pages < 10 else { break }
+                uri = "/history?device=big&limit=10000&cursor=\(cursor)"
+            }
+            #expect(seen == 30)
+            #expect(pages >= 2)
+        }
+    }
+
     @Test("a deleted device's readings do not pass to the next owner of its id", arguments: TestBackend.all)
     func deletedDeviceHistory(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
