@@ -251,15 +251,32 @@ public struct DeviceController: Sendable {
                 filter.after = .id(key)
             }
         }
-        let devices = try await repository.list(filter)
+        var devices = try await repository.list(filter)
+        var full = devices.count == filter.limit
+        var latest: [String: Reading]?
+        if try query.bool("latest") == true {
+            let found = try await history.latest(devices: devices.map(\.id))
+            // With their latest readings a page could grow without bound: it ends at about 8 MiB,
+            // and the cursor has the rest.
+            var budget = AnswerSize.maximumBytes
+            if let cut = devices.firstIndex(where: { device in
+                budget -= 512 + JSONValue.approximateSize(of: device.metadata) + (found[device.id].map { JSONValue.approximateSize(of: $0.values) + 160 } ?? 0)
+                return budget < 0
+            }) {
+                devices.removeSubrange(max(cut, 1)...)
+                full = true
+                let kept = Set(devices.map(\.id))
+                latest = found.filter { kept.contains($0.key) }
+            } else {
+                latest = found
+            }
+        }
         var next: String?
-        if devices.count == filter.limit, let last = devices.last {
+        if full, let last = devices.last {
             next = Cursor.encode(last.distance.map { "\($0)|\(last.id)" } ?? last.id)
         }
         var page = Page(devices: devices, nextCursor: next)
-        if try query.bool("latest") == true {
-            page.latest = try await history.latest(devices: devices.map(\.id))
-        }
+        page.latest = latest
         return JSONResponse(page)
     }
 

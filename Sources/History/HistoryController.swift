@@ -40,9 +40,6 @@ public struct HistoryController: Sendable {
         }
     }
 
-    /// What one page of history may hold, in bytes (about): `limit` counts readings, this their size.
-    static let maximumAnswerBytes = 8 << 20
-
     @Sendable func list(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Page> {
         let caller = context.principal
         let query = try QueryParameters(request, allowed: ["device", "category", "connector", "from", "to", "limit", "cursor"])
@@ -68,7 +65,7 @@ public struct HistoryController: Sendable {
         var readings = try await repository.query(history)
         var full = readings.count == history.limit
         // A page ends at about 8 MiB however large its readings: the rest is behind the cursor.
-        var budget = Self.maximumAnswerBytes
+        var budget = AnswerSize.maximumBytes
         if let cut = readings.firstIndex(where: { reading in
             budget -= JSONValue.approximateSize(of: reading.values) + 160
             return budget < 0

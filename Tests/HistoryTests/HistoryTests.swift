@@ -86,6 +86,30 @@ struct HistoryTests {
             }
             #expect(seen == 30)
             #expect(pages >= 2)
+
+            // The map's request, devices with their latest readings, is bounded the same way.
+            for index in 0..<20 {
+                let id = "big-\(index)"
+                try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": id, "category": "weather", "connector": "http", "public": true,
+                                                                                     "location": ["lat": 39.22, "lon": 9.12]], expect: .created)
+                try await t.client.json(.post, "/devices/\(id)/data", token: t.adminToken, body: ["values": ["blob": blob]], expect: .created)
+            }
+            var mapped = 0, mapPages = 0
+            var mapURI = "/devices?bbox=9.1,39.2,9.2,39.3&latest=true&limit=1000"
+            while true {
+                let page = try await t.client.send(.get, mapURI)
+                #expect(page.status == .ok)
+                #expect(page.text.utf8.count < 9 << 20, "page of \(page.text.utf8.count) bytes")
+                let devices = page["devices"] as? [[String: Any]] ?? []
+                let latest = page["latest"] as? [String: Any] ?? [:]
+                #expect(Set(latest.keys).isSubset(of: Set(devices.compactMap { $0["id"] as? String })))
+                mapped += devices.count
+                mapPages += 1
+                guard let cursor = page["nextCursor"] as? String, mapPages < 10 else { break }
+                mapURI = "/devices?bbox=9.1,39.2,9.2,39.3&latest=true&limit=1000&cursor=\(cursor)"
+            }
+            #expect(mapped == 20)
+            #expect(mapPages >= 2)
         }
     }
 
