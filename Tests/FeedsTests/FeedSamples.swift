@@ -5,9 +5,9 @@ import Foundation
 enum FeedSamples {
     static let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static var shared: URL { SharedFeeds.directory }
+    static var samples: URL { SampleFeeds.directory }
 
-    static func data(_ path: String) throws -> Data { try SharedFeeds.data(path) }
+    static func data(_ path: String) throws -> Data { try SampleFeeds.data(path) }
 
     static func fixture(_ name: String) throws -> Data {
         try Data(contentsOf: project.appendingPathComponent("Tests/FeedsTests/Fixtures").appendingPathComponent(name))

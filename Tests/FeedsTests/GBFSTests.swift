@@ -14,7 +14,7 @@ import Testing
     /// for its links only: the specification's own examples of it omit feeds its schema requires.
     @Test(arguments: ["v2.3", "v3.0"])
     func everyDataSampleConformsToItsSchema(version: String) throws {
-        let folder = FeedSamples.shared.appendingPathComponent("gbfs/\(version)")
+        let folder = FeedSamples.samples.appendingPathComponent("gbfs/\(version)")
         let read = ["station_information", "station_status", "vehicle_types", "free_bike_status", "vehicle_status"]
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { file in read.contains { file.hasPrefix($0) } }
         #expect(files.count == (version == "v2.3" ? 6 : 7))

@@ -39,7 +39,7 @@ final class FeedServer: Sendable {
             guard !path.split(separator: "/").contains("..") else { return Response(status: .badRequest) }
             var bytes = server.blobs.withLockedValue { $0[path] }
             if bytes == nil {
-                let file = path.hasPrefix("traffic/") ? traffic.appendingPathComponent(String(path.dropFirst(8))) : SharedFeeds.directory.appendingPathComponent(path)
+                let file = path.hasPrefix("traffic/") ? traffic.appendingPathComponent(String(path.dropFirst(8))) : SampleFeeds.directory.appendingPathComponent(path)
                 bytes = (try? Data(contentsOf: file)).map(Array.init)
             }
             guard let bytes else { return Response(status: .notFound) }

@@ -8,7 +8,7 @@ import Testing
 /// The scheduler reading real feeds through the real readers into devices and history.
 @Suite("Persistence")
 struct PersistenceTests {
-    static var shared: URL { SharedFeeds.directory }
+    static var samples: URL { SampleFeeds.directory }
 
     /// A sample feed as a feed server publishes it: sources added over the API read only http(s).
     static func file(_ path: String, _ base: String) -> String { "\(base)/files/\(path)" }
@@ -129,7 +129,7 @@ struct PersistenceTests {
             var configuration = TestPlatform.configuration()
             configuration.logLevel = .critical
             try await TestPlatform.run(backend, configuration: configuration) { t in
-                let zip = try Data(contentsOf: Self.shared.appendingPathComponent("gtfs/google-sample-feed-1.zip"))
+                let zip = try Data(contentsOf: Self.samples.appendingPathComponent("gtfs/google-sample-feed-1.zip"))
                 server.blobs.withLockedValue { $0["damaged.zip"] = Array(zip.prefix(zip.count / 2)) }
 
                 // A good source first, so there is something that must not be lost.
@@ -255,7 +255,7 @@ struct PersistenceTests {
         try Data(#"{"id": "aachen", "kind": "datex2-parking", "interval": 600, "sitesUrl": "file:aachen-static.xml", "url": "file:aachen-realtime.xml"}"#.utf8)
             .write(to: directory.appendingPathComponent("aachen.json"))
         for name in ["aachen-static.xml", "aachen-realtime.xml"] {
-            try FileManager.default.copyItem(at: Self.shared.appendingPathComponent("datex2/parking/\(name)"), to: directory.appendingPathComponent(name))
+            try FileManager.default.copyItem(at: Self.samples.appendingPathComponent("datex2/parking/\(name)"), to: directory.appendingPathComponent(name))
         }
         var configuration = TestPlatform.configuration()
         configuration.connectorsDirectory = directory
