@@ -256,6 +256,7 @@ public struct DeviceController: Sendable {
         var latest: [String: Reading]?
         if try query.bool("latest") == true {
             let found = try await history.latest(devices: devices.map(\.id))
+            latest = found
             // With their latest readings a page could grow without bound: it ends at about 8 MiB,
             // and the cursor has the rest.
             var budget = AnswerSize.maximumBytes
@@ -263,12 +264,9 @@ public struct DeviceController: Sendable {
                 budget -= 512 + JSONValue.approximateSize(of: device.metadata) + (found[device.id].map { JSONValue.approximateSize(of: $0.values) + 160 } ?? 0)
                 return budget < 0
             }) {
+                // The page writes the latest readings of its own devices only.
                 devices.removeSubrange(max(cut, 1)...)
                 full = true
-                let kept = Set(devices.map(\.id))
-                latest = found.filter { kept.contains($0.key) }
-            } else {
-                latest = found
             }
         }
         var next: String?

@@ -45,11 +45,8 @@ public struct EventController: Sendable {
         return bus.subscribe(filter, maximumBytes: maximumBacklogBytes) { [limits] in limits.release(address) }
     }
 
-    /// Returns once `principal`'s token no longer stands; never for anonymous streams.
-    func untilTokenLapses(_ principal: Principal?) async throws {
-        guard let principal else {
-            while true { try await Task.sleep(for: .seconds(3600)) }
-        }
+    /// Returns once `principal`'s token no longer stands.
+    func untilTokenLapses(_ principal: Principal) async throws {
         while authority.isCurrent(principal) { try await Task.sleep(for: tokenCheck) }
     }
 
@@ -126,9 +123,11 @@ public struct EventController: Sendable {
                         hand(ByteBuffer(string: ": keep-alive\n\n"))
                     }
                 }
-                group.addTask {
-                    try await untilTokenLapses(principal)
-                    sink.finish()
+                if let principal {
+                    group.addTask {
+                        try await untilTokenLapses(principal)
+                        sink.finish()
+                    }
                 }
                 // A client that hangs up frees its place now, not at the next write.
                 channel.closeFuture.whenComplete { _ in sink.finish() }
@@ -164,8 +163,8 @@ public struct EventController: Sendable {
                 // Clients only listen; reading lets a close from their side end the stream.
                 for try await _ in inbound {}
             }
-            group.addTask { [principal = context.requestContext.principal] in
-                try await untilTokenLapses(principal)
+            if let principal = context.requestContext.principal {
+                group.addTask { try await untilTokenLapses(principal) }
             }
             _ = try await group.next()
             group.cancelAll()

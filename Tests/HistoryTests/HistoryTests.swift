@@ -73,17 +73,22 @@ struct HistoryTests {
                 try await t.client.json(.post, "/devices/big/data", token: t.adminToken,
                                         body: ["ts": "2026-03-01T10:\(minute < 10 ? "0" : "")\(minute):00Z", "values": ["blob": blob]], expect: .created)
             }
-            var seen = 0, pages = 0
-            var uri = "/history?device=big&limit=10000"
-            while true {
-                let page = try await t.client.send(.get, uri)
-                #expect(page.status == .ok)
-                #expect(page.text.utf8.count < 9 << 20, "page of \(page.text.utf8.count) bytes")
-                seen += (page["readings"] as? [Any])?.count ?? 0
-                pages += 1
-                guard let cursor = page["nextCursor"] as? String, pages < 10 else { break }
-                uri = "/history?device=big&limit=10000&cursor=\(cursor)"
+            // Follows the cursor from `first`, each page under 9 MiB; the items of `key` in all, and how many pages.
+            func follow(_ first: String, _ key: String, check: ([String: Any]) -> Void = { _ in }) async throws -> (items: Int, pages: Int) {
+                var items = 0, pages = 0, uri = first
+                while pages < 10 {
+                    let page = try await t.client.send(.get, uri)
+                    #expect(page.status == .ok)
+                    #expect(page.text.utf8.count < 9 << 20, "page of \(page.text.utf8.count) bytes")
+                    items += (page[key] as? [Any])?.count ?? 0
+                    pages += 1
+                    check(page.json as? [String: Any] ?? [:])
+                    guard let cursor = page["nextCursor"] as? String else { break }
+                    uri = "\(first)&cursor=\(cursor)"
+                }
+                return (items, pages)
             }
+            let (seen, pages) = try await follow("/history?device=big&limit=10000", "readings")
             #expect(seen == 30)
             #expect(pages >= 2)
 
@@ -94,19 +99,10 @@ struct HistoryTests {
                                                                                      "location": ["lat": 39.22, "lon": 9.12]], expect: .created)
                 try await t.client.json(.post, "/devices/\(id)/data", token: t.adminToken, body: ["values": ["blob": blob]], expect: .created)
             }
-            var mapped = 0, mapPages = 0
-            var mapURI = "/devices?bbox=9.1,39.2,9.2,39.3&latest=true&limit=1000"
-            while true {
-                let page = try await t.client.send(.get, mapURI)
-                #expect(page.status == .ok)
-                #expect(page.text.utf8.count < 9 << 20, "page of \(page.text.utf8.count) bytes")
-                let devices = page["devices"] as? [[String: Any]] ?? []
-                let latest = page["latest"] as? [String: Any] ?? [:]
-                #expect(Set(latest.keys).isSubset(of: Set(devices.compactMap { $0["id"] as? String })))
-                mapped += devices.count
-                mapPages += 1
-                guard let cursor = page["nextCursor"] as? String, mapPages < 10 else { break }
-                mapURI = "/devices?bbox=9.1,39.2,9.2,39.3&latest=true&limit=1000&cursor=\(cursor)"
+            let (mapped, mapPages) = try await follow("/devices?bbox=9.1,39.2,9.2,39.3&latest=true&limit=1000", "devices") { page in
+                // Every device on the page comes with its latest reading, and only those.
+                let devices = Set((page["devices"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+                #expect(Set((page["latest"] as? [String: Any] ?? [:]).keys) == devices)
             }
             #expect(mapped == 20)
             #expect(mapPages >= 2)
