@@ -5,6 +5,9 @@ import History
 public enum ReadingValidation {
     public static let maximumBatch = 1000
     public static let maximumValues = 100
+    /// The values of one reading, as stored JSON. A reading is a measurement, not a file: this
+    /// keeps a page of history, an event and a subscriber's buffer a sum of small parts.
+    public static let maximumValuesBytes = 65_536
     /// Device clocks drift; a day ahead is a wrong clock, not drift.
     public static let maximumClockSkew: Int64 = 86400
 
@@ -18,6 +21,10 @@ public enum ReadingValidation {
             guard input.values.count <= maximumValues else { throw APIError.invalid("\(at)values", "must hold at most \(maximumValues) values") }
             for key in input.values.keys where !FieldName.isValid(key) {
                 throw APIError.invalid("\(at)values.\(key)", "names must be 1-64 letters, digits, '_', '-' or '.'")
+            }
+            let size = JSONValue.encodeObject(input.values).utf8.count
+            guard size <= maximumValuesBytes else {
+                throw APIError.invalid("\(at)values", "are \(size) bytes as JSON; at most \(maximumValuesBytes) per reading")
             }
             let ts = input.ts ?? now
             guard ts <= now.adding(seconds: maximumClockSkew) else { throw APIError.invalid("\(at)ts", "is more than a day in the future") }

@@ -14,7 +14,9 @@ import ServiceLifecycle
 ///
 /// It keeps one persistent MQTT session (fixed client id, QoS 1), so readings published while the
 /// platform is down wait in the broker and are stored when it returns. Messages are taken in
-/// batches, each stored in one transaction.
+/// batches, each stored in one transaction and only then acknowledged: a reading the broker
+/// counts as delivered is on disk. After a crash the broker sends the unacknowledged rest again;
+/// readings that carry their time are stored once, as (device, time) is their key.
 public final class MQTTIngest: Service, Sendable {
     public struct Configuration: Sendable {
         public var endpoint: MQTTEndpoint
@@ -62,15 +64,17 @@ public final class MQTTIngest: Service, Sendable {
 
     public func run() async throws {
         defer { connection.fail() }
-        let client = try MQTTClient(clientID: configuration.clientID, cleanSession: false, endpoint: configuration.endpoint)
-        try client.subscribe("\(configuration.root)/devices/+/data", qos: 1)
-        try await client.connect()
+        let session = MQTTSubscriber(
+            configuration: .init(endpoint: configuration.endpoint, clientID: configuration.clientID, topics: ["\(configuration.root)/devices/+/data"]),
+            logger: logger
+        )
+        try await session.connect()
         logger.info("MQTT ingest connected", metadata: ["broker": "\(configuration.endpoint.host):\(configuration.endpoint.port)"])
         connection.succeed()
 
         let stop: @Sendable () -> Void = { [stopping] in
             stopping.withLockedValue { $0 = true }
-            client.disconnect()
+            session.stopReceiving()
         }
         let changes = events?.subscribe(EventFilter(viewer: .everything, kinds: [.deviceCreated, .deviceChanged, .deviceDeleted]))
         let forgetting = Task { [known] in
@@ -80,14 +84,17 @@ public final class MQTTIngest: Service, Sendable {
         defer { forgetting.cancel() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                // While one batch commits, the next is decoded and checked. Commits stay in order.
-                // The broker already has our acknowledgement, so a commit runs in a task of its
-                // own that finishes even if this one is cancelled.
+                // While one batch commits, the next is decoded and checked. Commits stay in order,
+                // and each batch is acknowledged to the broker only once it is committed, so a
+                // crash leaves it in the broker's session to be sent again. A commit runs in a task
+                // of its own that finishes even if this one is cancelled.
                 var committing: Task<Void, Never>?
-                while let batch = await client.receive(limit: configuration.maximumBatch) {
+                while let batch = await session.receive(limit: configuration.maximumBatch) {
                     let prepared = await self.prepare(batch)
                     await committing?.value
-                    committing = Task { await self.commit(prepared) }
+                    committing = Task {
+                        if await self.commit(prepared) { session.acknowledge(batch) }
+                    }
                 }
                 await committing?.value
             } onCancel: {
@@ -96,6 +103,7 @@ public final class MQTTIngest: Service, Sendable {
         } onGracefulShutdown: {
             stop()
         }
+        await session.close()
     }
 
     struct Prepared: Sendable {
@@ -147,14 +155,15 @@ public final class MQTTIngest: Service, Sendable {
         return Prepared(messages: batch.count, readings: readings, devices: known.compactMapValues { $0 })
     }
 
-    /// Stores prepared readings in one transaction, retrying storage until it succeeds: the
-    /// broker has already been told these messages arrived.
-    func commit(_ prepared: Prepared) async {
+    /// Stores prepared readings in one transaction, retrying storage while it fails; true once
+    /// the batch is done with (stored, or refused whole) and may be acknowledged.
+    func commit(_ prepared: Prepared) async -> Bool {
         Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(prepared.messages))
-        guard !prepared.readings.isEmpty else { return }
-        guard let stored = await withStorageRetry({ try await self.history.record(prepared.readings) }) else { return }
+        guard !prepared.readings.isEmpty else { return true }
+        guard let stored = await withStorageRetry({ try await self.history.record(prepared.readings) }) else { return false }
         events?.publish(prepared.readings) { prepared.devices[$0] }
         Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
+        return true
     }
 
     /// The same limit as a REST body.
@@ -169,7 +178,8 @@ public final class MQTTIngest: Service, Sendable {
     }
 
     /// Retries storage until it works; once the service is stopping, gives up after a few tries
-    /// (returning nil) rather than hold the shutdown forever.
+    /// (returning nil) rather than hold the shutdown forever. What it gave up on was not
+    /// acknowledged, so the broker sends it again on the next start.
     func withStorageRetry<T>(_ body: () async throws -> T) async -> T? {
         var delay = Duration.milliseconds(50)
         var attempts = 0
@@ -179,7 +189,7 @@ public final class MQTTIngest: Service, Sendable {
             } catch {
                 attempts += 1
                 if stopping.withLockedValue({ $0 }), attempts >= 5 {
-                    logger.critical("giving up storing MQTT readings while stopping", metadata: ["error": "\(error)"])
+                    logger.error("stopping before MQTT readings could be stored; the broker keeps them", metadata: ["error": "\(error)"])
                     return nil
                 }
                 logger.error("storing MQTT readings failed; retrying", metadata: ["error": "\(error)"])

@@ -5,6 +5,7 @@ import Devices
 import Foundation
 import History
 import Hummingbird
+import HummingbirdCore
 import NIOCore
 import Logging
 import ServiceLifecycle
@@ -113,6 +114,7 @@ public struct Platform: Sendable {
         try await persistence.load()
         services.append(persistence)
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
+                                   budget: PasswordCheckBudget(limits: configuration.passwordChecks),
                                    tokenLifetime: configuration.userTokenLifetime,
                                    dependents: [OwnedApps(database: database), OwnedSubscriptions(repository: webhookRepository, dispatcher: dispatcher)])
         if let email = configuration.adminEmail, let password = configuration.adminPassword,
@@ -165,7 +167,9 @@ public struct Platform: Sendable {
         let router = router()
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            server: HTTPServerBuilder { [webSocketResponder = router.buildResponder()] responder in
+                AnsweringMalformedRequests(HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: .init()))
+            },
             // A city's worth of clients may connect at once (a crowd opening the map, devices after an
             // outage): a short accept queue would make them wait a SYN retry, a second or more.
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc", backlog: 4096),

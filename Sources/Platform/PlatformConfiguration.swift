@@ -5,6 +5,7 @@ import Logging
 import Outbound
 import Persistence
 import Portal
+import Users
 import Webhooks
 
 /// Settings read from `CMC_*` environment variables, with defaults for a single-machine platform.
@@ -15,6 +16,8 @@ public struct PlatformConfiguration: Sendable {
     public var adminEmail: String?
     public var adminPassword: String?
     public var bcryptCost: UInt8 = 12
+    /// Sign-ups and sign-ins one client address may make (each costs a bcrypt check).
+    public var passwordChecks = PasswordCheckBudget.Limits()
     public var userTokenLifetime: Duration = .seconds(86400)
     public var appTokenLifetime: Duration = .seconds(86400)
     public var logLevel: Logger.Level = .info
@@ -54,6 +57,10 @@ public struct PlatformConfiguration: Sendable {
         adminEmail = environment["CMC_ADMIN_EMAIL"].flatMap { $0.isEmpty ? nil : $0 }
         adminPassword = environment["CMC_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         if let cost = try int("CMC_BCRYPT_COST", 4...31) { bcryptCost = UInt8(cost) }
+        if let rate = try int("CMC_PASSWORD_CHECKS_PER_MINUTE", 1...1_000_000) {
+            passwordChecks.perMinute = rate
+            passwordChecks.burst = max(passwordChecks.burst, rate)
+        }
         if let seconds = try int("CMC_USER_TOKEN_SECONDS", 60...31_536_000) { userTokenLifetime = .seconds(seconds) }
         if let seconds = try int("CMC_APP_TOKEN_SECONDS", 60...31_536_000) { appTokenLifetime = .seconds(seconds) }
         if let level = environment["CMC_LOG_LEVEL"] {

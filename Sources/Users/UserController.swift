@@ -7,16 +7,18 @@ import Hummingbird
 public struct UserController: Sendable {
     let repository: any UserRepository
     let hasher: PasswordHasher
+    let budget: PasswordCheckBudget
     let authority: TokenAuthority
     let attempts: SigninAttempts
     let tokenLifetime: Duration
     /// Other services' resources that go with a deleted account.
     let dependents: [any AccountDependents]
 
-    public init(database: any Database, hasher: PasswordHasher, authority: TokenAuthority,
+    public init(database: any Database, hasher: PasswordHasher, authority: TokenAuthority, budget: PasswordCheckBudget = .init(),
                 throttle: SigninThrottle = .init(), tokenLifetime: Duration = .seconds(86400), dependents: [any AccountDependents] = []) {
         self.repository = SQLUserRepository(database: database)
         self.hasher = hasher
+        self.budget = budget
         self.authority = authority
         self.attempts = SigninAttempts(database: database, throttle: throttle)
         self.tokenLifetime = tokenLifetime
@@ -103,7 +105,9 @@ public struct UserController: Sendable {
 
     @Sendable func signUp(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<User> {
         let body = try await request.decodeJSON(as: SignUp.self)
-        let user = try await create(email: body.email, password: body.password, name: body.name, role: .citizen)
+        let user = try await budget.spend(address: context.clientAddress) {
+            try await create(email: body.email, password: body.password, name: body.name, role: .citizen)
+        }
         return JSONResponse(user, status: .created)
     }
 
@@ -145,12 +149,15 @@ public struct UserController: Sendable {
             throw APIError(.tooManyRequests, code: "account_locked",
                            message: "too many failed sign-ins; try again in \(seconds) s", headers: [.retryAfter: "\(seconds)"])
         }
-        guard let email, let stored = try await repository.find(email: email) else {
-            // Same cost as a real check, so timing does not reveal which emails exist.
-            _ = try await hasher.hash(body.password)
-            throw denied
+        let stored = try await budget.spend(address: address) { () async throws -> StoredUser in
+            guard let email, let stored = try await repository.find(email: email) else {
+                // Same cost as a real check, so timing does not reveal which emails exist.
+                _ = try await hasher.hash(body.password)
+                throw denied
+            }
+            guard try await hasher.verify(body.password, hash: stored.passwordHash) else { throw denied }
+            return stored
         }
-        guard try await hasher.verify(body.password, hash: stored.passwordHash) else { throw denied }
         try await attempts.clear(account: account, address: address)
         let token = try await authority.issue(kind: .user, subject: stored.user.id, role: stored.user.role, lifetime: tokenLifetime)
         return JSONResponse(token)

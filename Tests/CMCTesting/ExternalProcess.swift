@@ -136,7 +136,10 @@ public final class ExternalProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, unless it has ended already.
-    public func terminate() { if !ended.withLockedValue({ $0 }) { kill(pid, SIGTERM) } }
+    public func terminate() { send(SIGTERM) }
+
+    /// Any signal (SIGKILL for a crash), unless it has ended already.
+    public func send(_ signal: Int32) { if !ended.withLockedValue({ $0 }) { kill(pid, signal) } }
 
     /// Runs to the end.
     public static func run(_ path: String, _ arguments: [String], input: Data? = nil) async throws -> Outcome {

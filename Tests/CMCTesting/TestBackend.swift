@@ -35,30 +35,34 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
     /// A fresh, empty database: a new SQLite file, or a new PostgreSQL schema dropped afterwards.
     /// The database runs (its pool is served) for the duration of `body`.
     public func withDatabase<Result: Sendable>(_ body: @Sendable (any Database) async throws -> Result) async throws -> Result {
+        try await withDatabase { database, _ in try await body(database) }
+    }
+
+    /// The same, with the URL that opens it from another process (`cmc serve --database`).
+    public func withDatabase<Result: Sendable>(_ body: @Sendable (any Database, String) async throws -> Result) async throws -> Result {
         switch self {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-test-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let database = try await SQLiteDatabase.open(path: directory.appendingPathComponent("cmc.sqlite").path)
+            let path = directory.appendingPathComponent("cmc.sqlite").path
+            let database = try await SQLiteDatabase.open(path: path)
             defer { Task { try? await database.close() } }
-            return try await body(database)
+            return try await body(database, "sqlite:" + path)
         case .postgres:
             guard let url = Self.postgresURL else { throw StorageError.unsupportedURL("CMC_TEST_POSTGRES_URL is not set") }
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
             let admin = PostgresDatabase(configuration: try PostgresDatabase.configuration(url: url), logger: Self.logger)
             let separator = url.contains("?") ? "&" : "?"
-            let database = PostgresDatabase(
-                configuration: try PostgresDatabase.configuration(url: url + separator + "search_path=\(schema),public"),
-                logger: Self.logger
-            )
+            let schemaURL = url + separator + "search_path=\(schema),public"
+            let database = PostgresDatabase(configuration: try PostgresDatabase.configuration(url: schemaURL), logger: Self.logger)
             return try await Self.running(admin) {
                 try await admin.query("CREATE SCHEMA \(schema)")
                 do {
-                    let result = try await Self.running(database) { try await body(database) }
+                    let result = try await Self.running(database) { try await body(database, schemaURL) }
                     try await admin.query("DROP SCHEMA \(schema) CASCADE")
                     return result
                 } catch {
-                    try? await admin.query("DROP SCHEMA \(schema) CASCADE")
+                    _ = try? await admin.query("DROP SCHEMA \(schema) CASCADE")
                     throw error
                 }
             }

@@ -8,6 +8,7 @@ import Platform
 import Logging
 import Outbound
 import ServiceLifecycle
+import Users
 
 /// A prepared platform on a fresh database, with a client that talks to its router, and helpers
 /// to make accounts and tokens.
@@ -22,6 +23,8 @@ public struct TestPlatform: Sendable {
     public static func configuration() -> PlatformConfiguration {
         var configuration = PlatformConfiguration()
         configuration.bcryptCost = 4
+        // Tests sign many accounts up from one address; the budget's own test sets its limits.
+        configuration.passwordChecks = .init(burst: 1_000_000, perMinute: 1_000_000, queued: 10_000)
         configuration.adminEmail = adminEmail
         configuration.adminPassword = adminPassword
         configuration.migrationsDirectory = TestBackend.migrationsDirectory

@@ -31,8 +31,8 @@ struct EventStreamTests {
             while t.platform.events.subscriberCount == baseline, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(t.platform.events.subscriberCount == baseline + 1, "the silent client's stream is open")
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "big", "category": "weather", "connector": "http", "public": true], expect: .created)
-            let blob = String(repeating: "x", count: 500_000)
-            for index in 0..<24 {
+            let blob = String(repeating: "x", count: 60_000)
+            for index in 0..<200 {
                 try await t.client.json(.post, "/devices/big/data", token: t.adminToken, body: ["values": ["blob": blob, "n": index]], expect: .created)
             }
             deadline = ContinuousClock.now + .seconds(10)

@@ -19,7 +19,7 @@ struct HistoryTests {
         return user.token
     }
 
-    @Test("what cannot be stored faithfully is refused with its reason: deep nesting, numbers beyond a double, unpaired surrogates", arguments: TestBackend.all)
+    @Test("what cannot be stored faithfully or is too large is refused with its reason: deep nesting, numbers beyond a double, unpaired surrogates, 64 KiB values", arguments: TestBackend.all)
     func unfaithfulBodies(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "deep", "category": "weather", "connector": "http"], expect: .created)
@@ -29,6 +29,8 @@ struct HistoryTests {
                 ("/devices/deep/data", #"{"values":{"v":1e400}}"#, "number out of range"),
                 ("/devices/deep/data", #"{"values":{"v":"\ud800"}}"#, "unpaired surrogate"),
                 ("/devices", #"{"id":"deep2","category":"weather","connector":"http","metadata":{"m":\#(nested(400))}}"#, "256"),
+                // A reading is a measurement, not a file.
+                ("/devices/deep/data", #"{"values":{"photo":"\#(String(repeating: "x", count: 70_000))"}}"#, "values: are 70012 bytes as JSON; at most 65536"),
             ]
             for (path, body, reason) in cases {
                 let reply = try await t.client.send(.post, path, token: t.adminToken, body: body)
@@ -68,10 +70,13 @@ struct HistoryTests {
     func boundedPages(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "big", "category": "weather", "connector": "http", "public": true], expect: .created)
-            let blob = String(repeating: "x", count: 500_000)
-            for minute in 0..<30 {
-                try await t.client.json(.post, "/devices/big/data", token: t.adminToken,
-                                        body: ["ts": "2026-03-01T10:\(minute < 10 ? "0" : "")\(minute):00Z", "values": ["blob": blob]], expect: .created)
+            // Near the largest a reading may be, 150 of them: about 9 MiB.
+            let blob = String(repeating: "x", count: 60_000)
+            for batch in 0..<10 {
+                let readings = (0..<15).map { index in
+                    ["ts": Timestamp(microseconds: 1_772_359_200_000_000 + Int64(batch * 15 + index) * 1_000_000).description, "values": ["blob": blob]] as [String: Any]
+                }
+                try await t.client.json(.post, "/devices/big/data", token: t.adminToken, body: readings, expect: .created)
             }
             // Follows the cursor from `first`, each page under 9 MiB; the items of `key` in all, and how many pages.
             func follow(_ first: String, _ key: String, check: ([String: Any]) -> Void = { _ in }) async throws -> (items: Int, pages: Int) {
@@ -89,11 +94,11 @@ struct HistoryTests {
                 return (items, pages)
             }
             let (seen, pages) = try await follow("/history?device=big&limit=10000", "readings")
-            #expect(seen == 30)
+            #expect(seen == 150)
             #expect(pages >= 2)
 
             // The map's request, devices with their latest readings, is bounded the same way.
-            for index in 0..<20 {
+            for index in 0..<150 {
                 let id = "big-\(index)"
                 try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": id, "category": "weather", "connector": "http", "public": true,
                                                                                      "location": ["lat": 39.22, "lon": 9.12]], expect: .created)
@@ -104,7 +109,7 @@ struct HistoryTests {
                 let devices = Set((page["devices"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
                 #expect(Set((page["latest"] as? [String: Any] ?? [:]).keys) == devices)
             }
-            #expect(mapped == 20)
+            #expect(mapped == 150)
             #expect(mapPages >= 2)
         }
     }

@@ -7,15 +7,10 @@ import Testing
 /// The `cmc` binary's administrative commands, run as a user would run them.
 @Suite("cmc command line")
 struct CommandLineTests {
-    static let binary = TestBackend.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(".build/debug/cmc")
+    static let binary = CMCBinary.url
 
-    /// Starts the binary in the project's folder, with a low bcrypt cost and quiet logs unless told.
     static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ExternalProcess {
-        try ExternalProcess(
-            binary, arguments,
-            environment: ProcessInfo.processInfo.environment.merging(environment.merging(["CMC_BCRYPT_COST": "4", "CMC_LOG_LEVEL": "error"]) { a, _ in a }) { _, b in b },
-            directory: TestBackend.migrationsDirectory.deletingLastPathComponent()
-        )
+        try CMCBinary.start(arguments, environment: environment)
     }
 
     static func cmc(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {

@@ -24,6 +24,42 @@ struct PlatformTests {
         }
     }
 
+    @Test("a request the HTTP parser refuses is answered and its connection closed: 431 for huge headers, 400 for garbage")
+    func malformedRequests() async throws {
+        try await TestPlatform.run(.sqlite, live: true) { t in
+            let port = try #require(t.client.port)
+            // Each case on a new connection: what comes back within 5 s, and whether the server then closed it.
+            let script = """
+                import socket, sys
+                port = int(sys.argv[1])
+                health = b"GET /health HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+                huge = b"GET /health HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " + b"a" * 200000 + b"\\r\\n\\r\\n"
+                cases = {"first": huge, "second": health + huge, "garbage": b"\\x01\\x02 nonsense\\r\\n\\r\\n"}
+                for name, request in cases.items():
+                    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
+                    s.sendall(request)
+                    answer = b""
+                    try:
+                        while True:
+                            chunk = s.recv(65536)
+                            if not chunk: break
+                            answer += chunk
+                        closed = "closed"
+                    except socket.timeout:
+                        closed = "open"
+                    last = answer.split(b"HTTP/1.1 ")[-1]
+                    print(name, closed, last.split(b" ")[0].decode() if answer else "none", last.split(b"\\r\\n\\r\\n", 1)[-1].decode())
+                """
+            let outcome = try await ExternalProcess.run("/usr/bin/python3", ["-c", script, "\(port)"])
+            let lines = outcome.output.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.hasPrefix("first closed 431 ") && $0.contains(#""code":"headers_too_large""#) }, "\(outcome.output)")
+            #expect(lines.contains { $0.hasPrefix("second closed 431 ") && $0.contains(#""code":"headers_too_large""#) }, "\(outcome.output)")
+            #expect(lines.contains { $0.hasPrefix("garbage closed 400 ") && $0.contains(#""code":"malformed_request""#) }, "\(outcome.output)")
+            // The server is still there for the next client.
+            #expect(try await t.client.json(.get, "/health")["status"] as? String == "ok")
+        }
+    }
+
     @Test("metrics count requests per route and time storage", arguments: TestBackend.all)
     func metrics(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in

@@ -103,6 +103,34 @@ struct UserTests {
         }
     }
 
+    @Test("password checks are budgeted per client address, whichever accounts they name: 429 with Retry-After; another address is unaffected")
+    func passwordCheckBudget() async throws {
+        var configuration = TestPlatform.configuration()
+        configuration.passwordChecks = .init(burst: 4, perMinute: 1, queued: 64)
+        try await TestPlatform.run(.sqlite, configuration: configuration, live: true) { t in
+            let port = try #require(t.client.port)
+            // The admin's sign-in took one check; a sign-up and two sign-ins to other accounts take the rest.
+            try await t.client.json(.post, "/users", body: ["email": "hal@example.org", "password": "right-password", "name": "Hal"], expect: .created)
+            for email in ["ida@example.org", "jon@example.org"] {
+                #expect(try await t.client.send(.post, "/users/signin", body: ["email": email, "password": "some-password"]).status == .unauthorized)
+            }
+            for (path, body) in [("/users/signin", ["email": "hal@example.org", "password": "right-password"]),
+                                 ("/users", ["email": "kim@example.org", "password": "right-password", "name": "Kim"])] {
+                let refused = try await t.client.send(.post, path, body: body)
+                #expect(refused.status == .tooManyRequests, "\(path): \(refused.status)")
+                #expect(refused.errorCode == "too_many_password_checks")
+                #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            }
+            let elsewhere = try await ExternalProcess.run("/usr/bin/python3", ["-c", """
+                import http.client, json, sys
+                c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), source_address=("127.0.0.2", 0), timeout=10)
+                c.request("POST", "/users/signin", body=json.dumps({"email": "hal@example.org", "password": "right-password"}), headers={"Content-Type": "application/json"})
+                print(c.getresponse().status)
+                """, "\(port)"])
+            #expect(elsewhere.output.trimmingCharacters(in: .whitespacesAndNewlines) == "200", "\(elsewhere.output)")
+        }
+    }
+
     @Test("only admins list users, change roles and reach other accounts", arguments: TestBackend.all)
     func adminOnly(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
