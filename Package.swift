@@ -324,7 +324,7 @@ let package = Package(
         serviceTests("Devices"),
         serviceTests("History"),
         serviceTests("Platform", extra: ["Portal"]),
-        serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History"]),
+        serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History", .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")]),
         serviceTests("CoAPConnector", extra: ["CoAP"]),
         serviceTests("Outbound"),
         serviceTests("Webhooks", extra: ["Events", .product(name: "Crypto", package: "swift-crypto")]),
