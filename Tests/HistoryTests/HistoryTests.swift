@@ -66,7 +66,7 @@ struct HistoryTests {
         }
     }
 
-    @Test("a page of history stops at about 8 MiB, whatever the limit; the cursor has the rest", arguments: TestBackend.all)
+    @Test("a page of history or of devices stops at about 8 MiB, whatever the limit; the cursor has the rest", arguments: TestBackend.all)
     func boundedPages(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
             try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "big", "category": "weather", "connector": "http", "public": true], expect: .created)
@@ -111,6 +111,16 @@ struct HistoryTests {
             }
             #expect(mapped == 150)
             #expect(mapPages >= 2)
+
+            // A plain list of devices with large metadata, too.
+            let note = String(repeating: "m", count: 15_000)
+            for index in 0..<600 {
+                try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "sign-\(index)", "category": "signage", "connector": "http",
+                                                                                     "public": true, "metadata": ["note": note]], expect: .created)
+            }
+            let (listed, listPages) = try await follow("/devices?category=signage&limit=1000", "devices")
+            #expect(listed == 600)
+            #expect(listPages >= 2)
         }
     }
 
