@@ -47,10 +47,23 @@ public final class MQTTSubscriber: Sendable {
         self.group = group
     }
 
-    /// Connects and subscribes; throws when the broker cannot be reached or refuses. Later losses
-    /// of the connection reconnect by themselves, with backoff, until `close`.
+    /// Connects and subscribes, waiting (1 s, then up to 10 s apart) while the broker cannot be
+    /// reached; throws at once when it refuses (a wrong password is not cured by waiting), or
+    /// when the task is cancelled. Later losses of the connection reconnect by themselves, with
+    /// backoff, until `close`.
     public func connect() async throws {
-        try await open()
+        var delay = Duration.seconds(1)
+        while true {
+            do {
+                return try await open()
+            } catch let refusal as MQTTError {
+                throw refusal
+            } catch {
+                logger.warning("MQTT broker not reachable; trying again", metadata: ["client": "\(configuration.clientID)", "error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
     }
 
     /// Waits for messages and returns those that have arrived, at most `limit`. Nil once
@@ -112,6 +125,10 @@ public final class MQTTSubscriber: Sendable {
         }
         try await ready.futureResult.get()
         guard inbox.establish(connection) else { throw MQTTProtocolError("connection closed just after subscribing") }
+        // Closed while this connection was being made: it must not outlive the subscriber.
+        if closing.withLockedValue({ $0 }), let channel = inbox.detach() {
+            channel.close(promise: nil)
+        }
     }
 
     /// Keeps trying, 1 s after a loss and up to 10 s apart, until connected or closed.

@@ -68,7 +68,12 @@ public final class MQTTIngest: Service, Sendable {
             configuration: .init(endpoint: configuration.endpoint, clientID: configuration.clientID, topics: ["\(configuration.root)/devices/+/data"]),
             logger: logger
         )
-        try await session.connect()
+        // A broker still starting is waited for, unless the platform stops first.
+        do {
+            try await cancelWhenGracefulShutdown { try await session.connect() }
+        } catch is CancellationError {
+            return
+        }
         logger.info("MQTT ingest connected", metadata: ["broker": "\(configuration.endpoint.host):\(configuration.endpoint.port)"])
         connection.succeed()
 

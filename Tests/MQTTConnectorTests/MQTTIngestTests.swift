@@ -98,4 +98,32 @@ struct MQTTIngestTests {
             }
         }
     }
+
+    @Test("a broker that refuses the ingest's password stops it with the reason; one not there yet is waited for until the platform stops")
+    func absentOrRefusingBroker() async throws {
+        var endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
+        endpoint.password = "not-the-password"
+        var refusing = TestPlatform.configuration()
+        refusing.mqttURL = "mqtt://\(endpoint.username ?? ""):\(endpoint.password!)@\(endpoint.host):\(endpoint.port)"
+        try await TestPlatform.run(.sqlite, configuration: refusing) { t in
+            let ingest = try #require(try t.platform.mqttIngest(clientID: "test-\(UUID().uuidString)", root: "cmc/test-refused"))
+            let error = await #expect(throws: MQTTError.self) { try await ingest.run() }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("refused in CONNACK"), "the reason the broker gave")
+        }
+        var absent = TestPlatform.configuration()
+        absent.mqttURL = "mqtt://cmc:x@127.0.0.1:9"  // discard: nothing listens
+        try await TestPlatform.run(.sqlite, configuration: absent) { t in
+            let ingest = try #require(try t.platform.mqttIngest(clientID: "test-\(UUID().uuidString)", root: "cmc/test-absent"))
+            let running = Task { () async throws -> ContinuousClock.Instant in
+                try await ingest.run()
+                return .now
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            let cancelled = ContinuousClock.now
+            running.cancel()
+            let ended = try await running.value
+            #expect(ended >= cancelled, "the ingest waited for the broker rather than give up")
+            #expect(ended - cancelled < .seconds(5), "cancelling ends the wait at once")
+        }
+    }
 }
