@@ -9,7 +9,7 @@ public struct CoAPRequest: Sendable {
     /// Uri-Path segments: `/d/abc/data` is `["d", "abc", "data"]`.
     public let path: [String]
     public let query: [String: String]
-    public let payload: [UInt8]
+    public var payload: [UInt8]
     /// The PSK identity the DTLS session was opened with; nil over plain UDP.
     public let identity: String?
 

@@ -48,6 +48,8 @@ public final class CoAPServer: @unchecked Sendable {
     /// Session references held for requests not yet answered, released before the context is
     /// freed (libcoap asserts no session is still referenced then).
     private var held: [OpaquePointer: Int] = [:]
+    /// Bodies arriving in blocks.
+    private var bodies = CoAPBodies()
 
     struct State {
         var finished: [Finished] = []
@@ -118,6 +120,9 @@ public final class CoAPServer: @unchecked Sendable {
             return
         }
         coap_set_app_data(context, Unmanaged.passUnretained(self).toOpaque())
+        // libcoap follows Block1 transfers (RFC 7959) and answers 2.31 Continue; each block comes
+        // to `handle`, which keeps the bytes (`CoAPBodies`).
+        coap_context_set_block_mode(context, UInt8(COAP_BLOCK_USE_LIBCOAP))
         if configuration.securePort != nil {
             guard coap_dtls_is_supported() != 0,
                   cmc_coap_set_psk(context, { identity, _, argument in
@@ -219,9 +224,24 @@ public final class CoAPServer: @unchecked Sendable {
             fill(response, with: .error(503, "a request with this token is still in progress; retry"))
             return
         }
-        guard let parsed = parse(session: session, request: request, query: query) else {
+        guard var parsed = parse(session: session, request: request, query: query) else {
             fill(response, with: .error(405, "method not allowed"))
             return
+        }
+        var length = 0, offset = 0, total = 0
+        var data: UnsafePointer<UInt8>?
+        if coap_get_data_large(request, &length, &data, &offset, &total) != 0, offset > 0 || offset + length < total {
+            let block = data.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+            switch bodies.add(.init(session: session, path: parsed.path, query: parsed.query), data: block, offset: offset, total: total) {
+            case .waiting:
+                fill(response, with: CoAPResponse(code: 204))
+                return
+            case .refused(let code, let reason):
+                fill(response, with: .error(code, reason))
+                return
+            case .complete(let body):
+                parsed.payload = body
+            }
         }
         let accepted = state.withLockedValue { state -> Bool in
             guard !state.stopping else { return false }

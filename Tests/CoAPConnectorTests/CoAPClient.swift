@@ -24,6 +24,11 @@ struct CoAPClient: Sendable {
         try await run(["-m", "post", "-e", payload], path: path, identity: identity, key: key, patience: patience)
     }
 
+    /// A payload too long for a command-line argument (over 128 KiB), from a file.
+    func post(_ path: String, file: URL) async throws -> Result {
+        try await run(["-m", "post", "-f", file.path], path: path, identity: nil, key: nil)
+    }
+
     func get(_ path: String, identity: String? = nil, key: String? = nil) async throws -> Result {
         try await run(["-m", "get"], path: path, identity: identity, key: key)
     }

@@ -81,6 +81,27 @@ struct CoAPIngestTests {
         }
     }
 
+    @Test("a reading larger than one datagram arrives block-wise (RFC 7959) and is stored whole; a body over 256 KiB is refused with 4.13")
+    func blockwise() async throws {
+        let configuration = try Self.configuration()
+        let coap = CoAPClient(port: configuration.coapPort!, securePort: configuration.coapsPort!)
+        try await TestPlatform.run(.sqlite, configuration: configuration) { t in
+            let key = try await Self.register("sign-1", t, category: "signage")
+            // coap-client sends what does not fit one PDU in blocks of 1024 bytes: five here.
+            let text = (0..<500).map { "line \($0);" }.joined()
+            let large = try await coap.post("/d/sign-1/data?k=\(key)", #"{"values":{"text":"\#(text)","n":1}}"#)
+            #expect(large.code == nil, "\(large.output)")
+            let latest = try await t.client.json(.get, "/history/sign-1/latest", token: t.adminToken)
+            #expect((latest["values"] as? [String: Any])?["text"] as? String == text, "the body is put together in order, every byte")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("coap-\(UUID().uuidString).json")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try Data(#"{"values":{"text":"\#(String(repeating: "x", count: 300_000))"}}"#.utf8).write(to: file)
+            let huge = try await coap.post("/d/sign-1/data?k=\(key)", file: file)
+            #expect(huge.code == "4.13", "\(huge.output.prefix(200))")
+            #expect(try await coap.post("/d/sign-1/data?k=\(key)", #"{"values":{"n":2}}"#).code == nil, "the server goes on")
+        }
+    }
+
     @Test("DTLS with the device id as PSK identity and its password as the key", arguments: TestBackend.all)
     func dtls(backend: TestBackend) async throws {
         let configuration = try Self.configuration()
