@@ -90,7 +90,8 @@ struct GeoBench: AsyncParsableCommand {
         // The whole route, router and JSON included, without the network.
         let token = try await platform.authority.issue(kind: .microservice, subject: "bench", lifetime: .seconds(3600))
         let responder = platform.router().buildResponder()
-        let channel = EmbeddedChannel()
+        // Thread-safe, unlike EmbeddedChannel: requests are answered on the cooperative pool.
+        let channel = NIOAsyncTestingChannel()
         var routed: [Double] = []
         for (category, point, radius) in searches.prefix(queries) {
             let request = Request(

@@ -150,7 +150,8 @@ struct IngestBench: AsyncParsableCommand {
         // Devices registered through the API, which issues their keys.
         let token = try await platform.authority.issue(kind: .microservice, subject: "bench", lifetime: .seconds(3600))
         let responder = platform.router().buildResponder()
-        let channel = EmbeddedChannel()
+        // Thread-safe, unlike EmbeddedChannel: requests are answered on the cooperative pool.
+        let channel = NIOAsyncTestingChannel()
         var keys: [String] = []
         for device in 0..<coapConcurrency {
             let body = #"{"id":"coap-\#(device)","category":"parking","connector":"coap"}"#
