@@ -24,6 +24,8 @@ public final class MQTTIngest: Service, Sendable {
         /// Topics are `<root>/devices/{id}/data`.
         public var root: String
         public var maximumBatch: Int
+        /// Seconds the broker keeps the session, and queues for it, while the ingest is away.
+        public var sessionExpiry: UInt32 = 7 * 24 * 3600
 
         public init(endpoint: MQTTEndpoint, clientID: String = "cmc-ingest", root: String = "cmc", maximumBatch: Int = 2000) {
             self.endpoint = endpoint
@@ -64,10 +66,10 @@ public final class MQTTIngest: Service, Sendable {
 
     public func run() async throws {
         defer { connection.fail() }
-        let session = MQTTSubscriber(
-            configuration: .init(endpoint: configuration.endpoint, clientID: configuration.clientID, topics: ["\(configuration.root)/devices/+/data"]),
-            logger: logger
-        )
+        var subscription = MQTTSubscriber.Configuration(endpoint: configuration.endpoint, clientID: configuration.clientID,
+                                                        topics: ["\(configuration.root)/devices/+/data"])
+        subscription.sessionExpiry = configuration.sessionExpiry
+        let session = MQTTSubscriber(configuration: subscription, logger: logger)
         // A broker still starting is waited for, unless the platform stops first.
         do {
             try await cancelWhenGracefulShutdown { try await session.connect() }

@@ -88,7 +88,7 @@ public struct Platform: Sendable {
             let mqttCommands = try MQTTCommands(endpoint: endpoint, commands: commands, logger: logger)
             channels["mqtt"] = mqttCommands
             services.append(mqttCommands)
-            services.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc",
+            services.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
                                        devices: deviceRepository, readings: readings, events: events, logger: logger))
             services.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
         }
@@ -187,13 +187,15 @@ extension Platform {
     /// The MQTT ingest service, when a broker is configured.
     public func mqttIngest(clientID: String = "cmc-ingest", root: String = "cmc") throws -> MQTTIngest? {
         guard let url = configuration.mqttURL else { return nil }
-        return Self.makeIngest(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root,
+        return Self.makeIngest(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root, sessionExpiry: configuration.mqttSessionExpiry,
                                devices: deviceRepository, readings: readings, events: events, logger: logger)
     }
 
-    static func makeIngest(endpoint: MQTTEndpoint, clientID: String, root: String, devices: any DeviceRepository,
+    static func makeIngest(endpoint: MQTTEndpoint, clientID: String, root: String, sessionExpiry: UInt32, devices: any DeviceRepository,
                            readings: any ReadingRepository, events: EventBus?, logger: Logger) -> MQTTIngest {
-        MQTTIngest(configuration: .init(endpoint: endpoint, clientID: clientID, root: root),
+        var ingest = MQTTIngest.Configuration(endpoint: endpoint, clientID: clientID, root: root)
+        ingest.sessionExpiry = sessionExpiry
+        return MQTTIngest(configuration: ingest,
                    devices: devices, history: LocalHistory(repository: readings), events: events, logger: logger)
     }
 

@@ -28,6 +28,8 @@ public struct PlatformConfiguration: Sendable {
     public var latestReadingsInMemory = SQLiteReadingRepository.defaultCachedDevices
     /// The ingest's session name at the broker; one per platform, or instances take it from each other.
     public var mqttClientID = "cmc-ingest"
+    /// Seconds the broker keeps the ingest's session (and queues readings for it) while away.
+    public var mqttSessionExpiry: UInt32 = 7 * 24 * 3600
     /// UDP port of the CoAP server and of CoAP over DTLS; the server runs when `coapPort` is set.
     public var coapPort: UInt16?
     public var coapsPort: UInt16?

@@ -23,6 +23,9 @@ public struct TestPlatform: Sendable {
     public static func configuration() -> PlatformConfiguration {
         var configuration = PlatformConfiguration()
         configuration.bcryptCost = 4
+        // Each test platform's ingest has a session of its own; left behind, it would queue every
+        // later test's readings in the broker.
+        configuration.mqttSessionExpiry = 120
         // Tests sign many accounts up from one address; the budget's own test sets its limits.
         configuration.passwordChecks = .init(burst: 1_000_000, perMinute: 1_000_000, queued: 10_000)
         configuration.adminEmail = adminEmail
