@@ -252,25 +252,19 @@ public struct DeviceController: Sendable {
             }
         }
         var devices = try await repository.list(filter)
-        var full = devices.count == filter.limit
+        let listedAll = devices.count < filter.limit
         var latest: [String: Reading]?
         if try query.bool("latest") == true {
             latest = try await history.latest(devices: devices.map(\.id))
         }
         // A thousand devices with their metadata, and with their latest readings, could make a
         // page of many megabytes: it ends at about 8 MiB, and the cursor has the rest.
-        var budget = AnswerSize.maximumBytes
-        if let cut = devices.firstIndex(where: { device in
-            budget -= 512 + JSONValue.approximateSize(of: device.metadata)
-                + (latest?[device.id].map { JSONValue.approximateSize(of: $0.values) + 160 } ?? 0)
-            return budget < 0
-        }) {
-            // The page writes the latest readings of its own devices only.
-            devices.removeSubrange(max(cut, 1)...)
-            full = true
+        // (The page writes the latest readings of its own devices only.)
+        let trimmed = AnswerSize.trim(&devices) { device in
+            512 + JSONValue.approximateSize(of: device.metadata) + (latest?[device.id].map { JSONValue.approximateSize(of: $0.values) + 160 } ?? 0)
         }
         var next: String?
-        if full, let last = devices.last {
+        if trimmed || !listedAll, let last = devices.last {
             next = Cursor.encode(last.distance.map { "\($0)|\(last.id)" } ?? last.id)
         }
         var page = Page(devices: devices, nextCursor: next)

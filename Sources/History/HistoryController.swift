@@ -63,16 +63,9 @@ public struct HistoryController: Sendable {
             history.devices = readable
         }
         var readings = try await repository.query(history)
-        var full = readings.count == history.limit
         // A page ends at about 8 MiB however large its readings: the rest is behind the cursor.
-        var budget = AnswerSize.maximumBytes
-        if let cut = readings.firstIndex(where: { reading in
-            budget -= JSONValue.approximateSize(of: reading.values) + 160
-            return budget < 0
-        }) {
-            readings.removeSubrange(max(cut, 1)...)
-            full = true
-        }
+        let trimmed = AnswerSize.trim(&readings) { JSONValue.approximateSize(of: $0.values) + 160 }
+        let full = trimmed || readings.count == history.limit
         let next = full ? readings.last.map { Cursor.encode("\($0.ts.microseconds)|\($0.device)") } : nil
         return JSONResponse(Page(readings: readings, nextCursor: next))
     }

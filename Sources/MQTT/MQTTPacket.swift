@@ -2,10 +2,10 @@ import NIOCore
 
 /// The MQTT 5 packets a subscriber that acknowledges by itself needs, and nothing more: it
 /// connects, subscribes, takes PUBLISH, sends PUBACK, pings and says goodbye.
-enum MQTTPacket: Equatable {
+enum MQTTPacket {
     case connectAcknowledgement(sessionPresent: Bool, reason: UInt8)
     case subscribeAcknowledgement(packetID: UInt16, reasons: [UInt8])
-    case publish(topic: String, packetID: UInt16?, qos: Int, retained: Bool, duplicate: Bool, payload: [UInt8])
+    case publish(topic: String, packetID: UInt16?, qos: Int, retained: Bool, payload: [UInt8])
     case pingResponse
     case disconnect(reason: UInt8)
     /// Anything else the broker may send (PUBREL and the like are not expected at QoS 1).
@@ -30,7 +30,7 @@ enum MQTTPacket: Equatable {
                 packetID = id
             }
             try body.skipMQTTProperties()
-            self = .publish(topic: topic, packetID: packetID, qos: qos, retained: first & 1 == 1, duplicate: first & 8 == 8,
+            self = .publish(topic: topic, packetID: packetID, qos: qos, retained: first & 1 == 1,
                             payload: body.readBytes(length: body.readableBytes) ?? [])
         case 9:
             guard let id = body.readInteger(as: UInt16.self) else { throw MQTTProtocolError("SUBACK too short") }

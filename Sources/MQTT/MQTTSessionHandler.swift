@@ -92,7 +92,7 @@ final class MQTTSessionHandler: ChannelDuplexHandler {
             subscribed = true
             startPinging(context: context)
             ready.succeed()
-        case .publish(let topic, let packetID, let qos, let retained, _, let payload):
+        case .publish(let topic, let packetID, let qos, let retained, let payload):
             let size = payload.count + topic.utf8.count + 16
             held += size
             inbox.deliver(MQTTMessage(topic: topic, payload: payload, qos: qos, retained: retained,

@@ -52,18 +52,7 @@ public final class MQTTSubscriber: Sendable {
     /// when the task is cancelled. Later losses of the connection reconnect by themselves, with
     /// backoff, until `close`.
     public func connect() async throws {
-        var delay = Duration.seconds(1)
-        while true {
-            do {
-                return try await open()
-            } catch let refusal as MQTTError {
-                throw refusal
-            } catch {
-                logger.warning("MQTT broker not reachable; trying again", metadata: ["client": "\(configuration.clientID)", "error": "\(error)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(10))
-            }
-        }
+        try await keepTrying(refusalsAreFinal: true)
     }
 
     /// Waits for messages and returns those that have arrived, at most `limit`. Nil once
@@ -131,23 +120,32 @@ public final class MQTTSubscriber: Sendable {
         }
     }
 
-    /// Keeps trying, 1 s after a loss and up to 10 s apart, until connected or closed.
+    /// Keeps trying, 1 s after a loss and up to 10 s apart, until connected or closed. A
+    /// refusal after a loss (say the broker restarted with an old password file) is tried again
+    /// too: the ingest runs on, and the log says why it waits.
     private func reconnect(after lost: Int) {
         guard !closing.withLockedValue({ $0 }) else { return }
         logger.warning("MQTT connection lost; reconnecting", metadata: ["client": "\(configuration.clientID)"])
         Task {
-            var delay = Duration.seconds(1)
-            while !closing.withLockedValue({ $0 }) {
-                try? await Task.sleep(for: delay)
-                guard !closing.withLockedValue({ $0 }) else { return }
-                do {
-                    try await open()
-                    logger.info("MQTT connection restored", metadata: ["client": "\(configuration.clientID)"])
-                    return
-                } catch {
-                    logger.warning("MQTT reconnection failed", metadata: ["client": "\(configuration.clientID)", "error": "\(error)"])
-                    delay = min(delay * 2, .seconds(10))
-                }
+            try? await Task.sleep(for: .seconds(1))
+            guard (try? await keepTrying(refusalsAreFinal: false)) != nil, !closing.withLockedValue({ $0 }) else { return }
+            logger.info("MQTT connection restored", metadata: ["client": "\(configuration.clientID)"])
+        }
+    }
+
+    /// Opens a connection, waiting 1 s and then up to 10 s between attempts; returns once
+    /// connected or closed, throws when cancelled (or refused, when refusals are final).
+    private func keepTrying(refusalsAreFinal: Bool) async throws {
+        var delay = Duration.seconds(1)
+        while !closing.withLockedValue({ $0 }) {
+            do {
+                return try await open()
+            } catch let refusal as MQTTError where refusalsAreFinal {
+                throw refusal
+            } catch {
+                logger.warning("MQTT broker not reachable; trying again", metadata: ["client": "\(configuration.clientID)", "error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
             }
         }
     }

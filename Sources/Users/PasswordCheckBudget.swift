@@ -27,6 +27,13 @@ public final class PasswordCheckBudget: Sendable {
     struct Bucket {
         var tokens: Double
         var at: ContinuousClock.Instant
+
+        /// The checks it holds at `now`, refilled at `rate` a second up to `burst`.
+        func tokens(at now: ContinuousClock.Instant, rate: Double, burst: Int) -> Double {
+            let elapsed = now - at
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return min(Double(burst), tokens + seconds * rate)
+        }
     }
 
     let limits: Limits
@@ -57,8 +64,7 @@ public final class PasswordCheckBudget: Sendable {
         let rate = Double(limits.perMinute) / 60
         let wait: Double? = buckets.withLockedValue { buckets in
             var bucket = buckets[address] ?? Bucket(tokens: Double(limits.burst), at: now)
-            let elapsed = Double((now - bucket.at).components.seconds) + Double((now - bucket.at).components.attoseconds) / 1e18
-            bucket.tokens = min(Double(limits.burst), bucket.tokens + elapsed * rate)
+            bucket.tokens = bucket.tokens(at: now, rate: rate, burst: limits.burst)
             bucket.at = now
             guard bucket.tokens >= 1 else {
                 buckets[address] = bucket
@@ -79,9 +85,7 @@ public final class PasswordCheckBudget: Sendable {
     /// Drops the buckets that have refilled (they hold nothing a new bucket would not), and if
     /// none has, the oldest half.
     private func forget(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant, rate: Double) {
-        let full = buckets.filter { _, bucket in
-            bucket.tokens + Double((now - bucket.at).components.seconds) * rate >= Double(limits.burst)
-        }.keys
+        let full = buckets.filter { $0.value.tokens(at: now, rate: rate, burst: limits.burst) >= Double(limits.burst) }.keys
         if full.isEmpty {
             for (key, _) in buckets.sorted(by: { $0.value.at < $1.value.at }).prefix(buckets.count / 2) { buckets[key] = nil }
         } else {

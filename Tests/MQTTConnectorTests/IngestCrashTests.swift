@@ -15,23 +15,6 @@ struct IngestCrashTests {
         #"{"ts":"\#(Timestamp(microseconds: start + Int64(index) * 1000))","values":{"seq":\#(index)}}"#
     }
 
-    static func publisher(_ lines: [String], topic: String) throws -> ExternalProcess {
-        let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-        return try ExternalProcess("/usr/bin/mosquitto_pub", [
-            "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-            "-q", "1", "-t", topic, "-l",
-        ], input: Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-
-    /// A clean-session connection with the client id ends the session the test left in the broker.
-    static func discardSession(_ clientID: String) async {
-        guard let endpoint = try? MQTTEndpoint(url: MQTTTestBroker.url!) else { return }
-        _ = try? await ExternalProcess.run("/usr/bin/mosquitto_sub", [
-            "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-            "-i", clientID, "-t", "cmc/none", "-E",
-        ])
-    }
-
     /// Whether `condition` held within `seconds`.
     @discardableResult
     static func until(seconds: Int, _ condition: () async throws -> Bool) async throws -> Bool {
@@ -51,7 +34,7 @@ struct IngestCrashTests {
             try await killed(backend: backend, clientID: clientID)
         } catch {
             // A session left behind would queue every later test's readings.
-            await Self.discardSession(clientID)
+            await Mosquitto.discardSession(clientID)
             throw error
         }
     }
@@ -78,11 +61,11 @@ struct IngestCrashTests {
                 defer { server.send(SIGKILL) }
                 // Subscribed once a probe is stored; from then on the broker keeps what comes for the session.
                 let subscribed = try await Self.until(seconds: 30) {
-                    _ = try await Self.publisher([#"{"values":{"n":1}}"#], topic: "cmc/devices/\(probe)/data").finished()
+                    _ = try await Mosquitto.publisher([#"{"values":{"n":1}}"#], topic: "cmc/devices/\(probe)/data").finished()
                     return try await stored(probe) > 0
                 }
                 try #require(subscribed, "cmc serve stored no MQTT reading within 30 s")
-                let publisher = try Self.publisher((0..<Self.readings).map(Self.line), topic: "cmc/devices/\(device)/data")
+                let publisher = try Mosquitto.publisher((0..<Self.readings).map(Self.line), topic: "cmc/devices/\(device)/data")
                 defer { publisher.send(SIGKILL) }
                 try #require(try await Self.until(seconds: 60) { try await stored(device) >= 1000 }, "no readings stored within 60 s")
                 server.send(SIGKILL)
@@ -97,7 +80,7 @@ struct IngestCrashTests {
                 try await Task.sleep(for: .milliseconds(500))
                 server.terminate()
                 _ = await server.finished()
-                await Self.discardSession(clientID)
+                await Mosquitto.discardSession(clientID)
 
                 let row = try await database.query(
                     "SELECT count(*) AS n, count(DISTINCT ts) AS times, min(ts) AS first, max(ts) AS last FROM readings WHERE device_id = $1", .text(device)

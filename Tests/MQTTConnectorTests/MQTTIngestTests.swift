@@ -12,11 +12,7 @@ import Testing
 struct MQTTIngestTests {
     /// Publishes each line of `messages` to `topic` with QoS 1 through `mosquitto_pub`.
     static func publish(_ messages: [String], topic: String, whole: Bool = false) async throws {
-        let endpoint = try MQTTEndpoint(url: MQTTTestBroker.url!)
-        let outcome = try await ExternalProcess.run("/usr/bin/mosquitto_pub", [
-            "-h", endpoint.host, "-p", "\(endpoint.port)", "-u", endpoint.username ?? "", "-P", endpoint.password ?? "",
-            "-q", "1", "-t", topic, whole ? "-s" : "-l",
-        ], input: Data((messages.joined(separator: "\n") + "\n").utf8))
+        let outcome = try await Mosquitto.publisher(messages, topic: topic, whole: whole).finished()
         #expect(outcome.status == 0, "\(outcome.output)")
     }
 

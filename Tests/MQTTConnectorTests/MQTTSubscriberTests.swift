@@ -71,7 +71,7 @@ struct MQTTSubscriberTests {
         try channel.writeInbound(Self.publish("cmc/devices/a/data", id: 1, payload: "{}"))
         let batch = try #require(await inbox.receive(limit: 10))
         try channel.writeInbound(Self.publish("cmc/devices/a/data", id: 2, payload: "{}"))
-        _ = inbox.begin { _ in }  // the connection was lost and another begins
+        // The connection was lost and another begins.
         let next = EmbeddedChannel()
         inbox.attach(next, connection: inbox.begin { _ in })
         inbox.acknowledge(batch)

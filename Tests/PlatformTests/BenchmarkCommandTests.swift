@@ -9,7 +9,7 @@ struct BenchmarkCommandTests {
     static func json(_ file: URL) throws -> Any { try JSONSerialization.jsonObject(with: Data(contentsOf: file)) }
 
     @Test("the user pattern runs beside its ceilings and its chart is drawn",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path)))
+          .enabled(if: CMCBinary.isBuilt))
     func pattern() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -51,7 +51,7 @@ struct BenchmarkCommandTests {
 
     @Test("concurrent commands are all acknowledged by the simulated GPIO device, by our client and by siege",
           .enabled(if: MQTTTestBroker.url != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/siege")
-                   && FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path)))
+                   && CMCBinary.isBuilt))
     func commands() async throws {
         let figures = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-commands-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: figures) }

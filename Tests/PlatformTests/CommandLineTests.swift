@@ -7,19 +7,13 @@ import Testing
 /// The `cmc` binary's administrative commands, run as a user would run them.
 @Suite("cmc command line")
 struct CommandLineTests {
-    static let binary = CMCBinary.url
-
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ExternalProcess {
-        try CMCBinary.start(arguments, environment: environment)
-    }
-
     static func cmc(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let outcome = try await start(arguments, environment: environment).finished()
+        let outcome = try await CMCBinary.start(arguments, environment: environment).finished()
         return (outcome.status, outcome.output)
     }
 
     @Test("migrate, admin create and token microservice work on a new SQLite file",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+          .enabled(if: CMCBinary.isBuilt))
     func administration() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -57,14 +51,14 @@ struct CommandLineTests {
     }
 
     @Test("a second cmc serve on the same SQLite file is refused, naming the first; the file is free again once it stops",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+          .enabled(if: CMCBinary.isBuilt))
     func oneServerPerFile() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-serve-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = "sqlite:\(directory.path)/cmc.sqlite"
         let lockFile = directory.appendingPathComponent("cmc.sqlite-serve.lock").path
         func serve() throws -> ExternalProcess {
-            try Self.start(["serve", "--database", url], environment: [
+            try CMCBinary.start(["serve", "--database", url], environment: [
                 "CMC_HOST": "127.0.0.1", "CMC_PORT": "0", "CMC_COAP_PORT": "off", "CMC_MQTT_URL": "", "CMC_CONNECTORS_DIR": "off",
             ])
         }

@@ -12,17 +12,12 @@ import NIOHTTP1
 /// The handler sits right after the parser, so it sees the parser's error before anything else.
 final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     /// A response has begun and not ended: a second one cannot be written into it.
     private var answering = false
     private var closing = false
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
 
     /// A WebSocket speaks frames from here on, which this handler must not see.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
