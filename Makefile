@@ -6,12 +6,13 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 
 # Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), Mosquitto and libmosquitto
 # (MQTT connector), libcoap3 with its coap-client (CoAP connector), zlib (GTFS zip archives), libxml2
-# (DATEX II XML through Foundation), sqlite3 (inspecting data files); Leaflet and its marker clusters
+# (DATEX II XML through Foundation), sqlite3 (inspecting data files), python3 with venv (the test
+# tools pinned in Tests/requirements.txt, installed into .venv); Leaflet and its marker clusters
 # (the web map serves them from /usr/share/javascript), Chromium with its driver and Selenium (the
 # web map's tests in a real browser), wrk and siege (the benchmarks' HTTP ceilings and command
 # load, also run small by the tests).
 DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
-	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip \
+	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip python3-venv \
 	libjs-leaflet libjs-leaflet.markercluster chromium chromium-driver python3-selenium wrk siege
 
 # More load tools for the benchmarks (make bench): JMeter with its HTTP sampler for the user
@@ -29,7 +30,7 @@ CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?=
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test portal-test deps build release postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
+.PHONY: run test portal-test api-test deps venv build release postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -73,21 +74,36 @@ broker: deps
 	@[ -s data/mosquitto/admin-password ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > data/mosquitto/admin-password
 	@connectors/mqtt/broker data/mosquitto 1883 "$$(cat data/mosquitto/admin-password)"
 
-## The OpenAPI document must be valid OpenAPI 3.1 (route coverage is checked by the Swift tests).
-## Uses openapi-spec-validator from PyPI when it can be had; the Swift tests run regardless.
-openapi-check:
-	@python3 -c 'import openapi_spec_validator' 2>/dev/null || pip install -q openapi-spec-validator >/dev/null 2>&1 || \
-		pip install -q --break-system-packages openapi-spec-validator >/dev/null 2>&1 || true
-	@if python3 -c 'import openapi_spec_validator' 2>/dev/null; then \
-		python3 -m openapi_spec_validator Sources/Platform/openapi.json; \
-	else echo "openapi-spec-validator unavailable: skipping the schema check"; fi
+## The PyPI test tools of Tests/requirements.txt in .venv, made again when the file changes.
+VENV := .venv
+venv: $(VENV)/installed
+$(VENV)/installed: Tests/requirements.txt | deps
+	@[ -x $(VENV)/bin/python ] || /usr/bin/python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/requirements.txt
+	@touch $@
 
-## Every test, on SQLite and on PostgreSQL + PostGIS, then the web map in headless Chromium.
+## The OpenAPI document must be valid OpenAPI 3.1 (route coverage is checked by the Swift tests).
+openapi-check: venv
+	$(VENV)/bin/python -m openapi_spec_validator Sources/Platform/openapi.json
+
+## The API against its document (schemathesis, bounded and seeded), on SQLite and on PostgreSQL.
+CONFORMANCE_PG := postgres://postgres:cmc@127.0.0.1:5432/cmc_conformance
+api-test: venv postgres test-broker
+	swift build $(SWIFT_BUILD_FLAGS) --product cmc
+	CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) $(VENV)/bin/python Tests/APIConformanceTests/api_conformance.py --schemathesis $(VENV)/bin/schemathesis
+	@su postgres -c "dropdb --if-exists cmc_conformance && createdb cmc_conformance" && \
+		su postgres -c "psql -qAt -d cmc_conformance -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist'" >/dev/null
+	CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) $(VENV)/bin/python Tests/APIConformanceTests/api_conformance.py --schemathesis $(VENV)/bin/schemathesis \
+		--database $(CONFORMANCE_PG)
+
+## Every test, on SQLite and on PostgreSQL + PostGIS, the API against its document, then the web
+## map in headless Chromium.
 test: deps postgres test-broker openapi-check
 	@# One test at a time: each starts whole platforms (both backends, broker clients, servers),
 	@# and on two cores a serial run is as fast as a parallel one and its timings are its own.
 	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) CMC_REQUIRE_MQTT=1 \
 		swift test --no-parallel $(SWIFT_BUILD_FLAGS)
+	$(MAKE) --no-print-directory api-test
 	$(MAKE) --no-print-directory portal-test
 
 ## The web map against a running platform with the demo city; screenshots in data/portal-screenshots/.
@@ -181,4 +197,4 @@ bench-jmeter: release bench-deps
 	/usr/bin/python3 bench/jmeter/summary.py $(BENCH_DIR)/jmeter.jtl
 
 clean:
-	rm -rf .build data
+	rm -rf .build data $(VENV)

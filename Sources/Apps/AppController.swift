@@ -66,14 +66,12 @@ public struct AppController: Sendable {
 
     static func validName(_ name: String?) throws -> String? {
         guard let name else { return nil }
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(trimmed.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
-        return trimmed
+        return try DisplayName.validate(name)
     }
 
     static func validDescription(_ text: String?) throws -> String? {
         guard let text else { return nil }
-        guard text.count <= 2000 else { throw APIError.invalid("description", "must have at most 2000 characters") }
+        guard text.unicodeScalars.count <= 2000 else { throw APIError.invalid("description", "must have at most 2000 characters") }
         return text
     }
 

@@ -33,6 +33,9 @@ public final class AuthorizationRules: Sendable {
             guard seen.insert(rule.key).inserted else {
                 throw APIError.invalid("rules[\(index)]", "\(rule.key) appears twice")
             }
+            guard Set(rule.allow).count == rule.allow.count else {
+                throw APIError.invalid("rules[\(index)].allow", "names an audience twice")
+            }
         }
         for method in ["GET", "PUT", "DELETE"] {
             let rule = rules.first { $0.method == method && $0.path == "/auth/rules" }

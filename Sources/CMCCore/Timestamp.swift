@@ -30,12 +30,27 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// Accepts RFC 3339 (any offset, up to nanosecond digits) or plain seconds since 1970.
     public init?(parsing text: String) {
-        if let seconds = Double(text), seconds.isFinite, abs(seconds) < 1e11 {
+        if Self.isSecondsText(text), let seconds = Double(text) {
             self.init(seconds: seconds)
             return
         }
         guard let value = RFC3339.parse(Array(text.utf8)) else { return nil }
         self.init(microseconds: value)
+    }
+
+    /// Seconds since 1970 as text: an optional sign, 1 to 11 digits (under 1e11 seconds, the
+    /// year 5138) and optionally a fraction: `^[+-]?[0-9]{1,11}(\.[0-9]+)?$`, as the API
+    /// document says. Not every text `Double` reads (`1e9`, `.5`, `0x10`, `inf`).
+    static func isSecondsText(_ text: String) -> Bool {
+        var bytes = Substring(text).utf8[...]
+        if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        let whole = bytes.prefix(while: isDigit)
+        guard (1...11).contains(whole.count) else { return false }
+        let rest = bytes.dropFirst(whole.count)
+        guard let dot = rest.first else { return true }
+        let fraction = rest.dropFirst()
+        return dot == UInt8(ascii: ".") && !fraction.isEmpty && fraction.allSatisfy(isDigit)
     }
 
     public var description: String { RFC3339.format(microseconds) }

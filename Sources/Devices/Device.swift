@@ -134,7 +134,7 @@ enum DeviceField {
 
     static func nickname(_ value: String?) throws -> String? {
         guard let value else { return nil }
-        guard value.count <= 200 else { throw APIError.invalid("nickname", "must have at most 200 characters") }
+        guard value.unicodeScalars.count <= 200 else { throw APIError.invalid("nickname", "must have at most 200 characters") }
         return value
     }
 

@@ -95,7 +95,7 @@ public struct DeviceController: Sendable {
         // A command waits in the broker while its device is offline: small, so waiting ones stay cheap.
         let body = try await request.decodeJSON(as: CommandRequest.self, limit: Self.maximumCommandBytes)
         guard let commands, let channel = channels[device.connector] else {
-            throw APIError.badRequest("devices on connector \(device.connector) cannot receive commands", code: "no_command_channel")
+            throw APIError(.conflict, code: "no_command_channel", message: "devices on connector \(device.connector) cannot receive commands")
         }
         let now = Timestamp.now()
         var command = Command(
@@ -206,7 +206,7 @@ public struct DeviceController: Sendable {
     @Sendable func renewCredentials(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Device> {
         var device = try await writable(context)
         guard let accounts = accounts[device.connector] else {
-            throw APIError.badRequest("devices on connector \(device.connector) have no platform-issued credentials", code: "no_credentials")
+            throw APIError(.conflict, code: "no_credentials", message: "devices on connector \(device.connector) have no platform-issued credentials")
         }
         do {
             device.credentials = try await accounts.issue(deviceID: device.id)

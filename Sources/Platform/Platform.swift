@@ -142,6 +142,7 @@ public struct Platform: Sendable {
         router.add(middleware: ErrorMiddleware())
         let portal = PortalController(configuration: configuration.portal)
         for files in portal.fileMiddlewares() { router.add(middleware: files) }
+        router.add(middleware: MethodNotAllowedMiddleware(routes: Self.routes.map { ($0.method, $0.path) }))
         router.add(middleware: AuthorizationMiddleware(authority: authority, rules: rules))
         SystemRoutes(database: database).addRoutes(to: router)
         AuthController(authority: authority, rules: rules).addRoutes(to: router.group("auth"))

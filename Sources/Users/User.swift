@@ -18,21 +18,26 @@ struct StoredUser: Sendable {
 }
 
 enum Email {
-    /// Lower-cased so sign-in does not depend on how the address was typed.
+    /// Lower-cased so sign-in does not depend on how the address was typed. The rule is the API
+    /// document's `Email` pattern: at most 254 characters, one `@`, no white space or control
+    /// characters, and a domain of two or more non-empty labels.
     static func normalize(_ email: String) throws -> String {
-        let trimmed = email.trimmingCharacters(in: .whitespaces).lowercased()
-        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard trimmed.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-              !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !trimmed.contains(" ") else {
+        // By scalar, as the pattern reads it: "@" followed by a combining mark is still an "@".
+        let scalars = Array(email.unicodeScalars)
+        let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+        guard scalars.count <= 254, parts.count == 2, !parts[0].isEmpty,
+              !scalars.contains(where: { $0.isControl || $0.properties.isWhitespace }),
+              case let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false), labels.count >= 2,
+              !labels.contains(where: \.isEmpty) else {
             throw APIError.invalid("email", "must be an e-mail address such as ana@example.org")
         }
-        return trimmed
+        return email.lowercased()
     }
 }
 
 enum Password {
     static func validate(_ password: String, field: String = "password") throws {
-        guard password.count >= 8 else { throw APIError.invalid(field, "must have at least 8 characters") }
+        guard password.unicodeScalars.count >= 8 else { throw APIError.invalid(field, "must have at least 8 characters") }
         // bcrypt reads 72 bytes at most; longer passwords would be silently truncated.
         guard password.utf8.count <= 72 else { throw APIError.invalid(field, "must be at most 72 bytes") }
     }

@@ -115,8 +115,7 @@ public struct UserController: Sendable {
     public func create(email: String, password: String, name: String, role: Role) async throws -> User {
         let email = try Email.normalize(email)
         try Password.validate(password)
-        let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(name.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
+        let name = try DisplayName.validate(name)
         let now = Timestamp.now()
         let user = User(id: UUID().uuidString.lowercased(), email: email, name: name, role: role, createdAt: now, updatedAt: now)
         try await repository.insert(StoredUser(user: user, passwordHash: try await hasher.hash(password)))
@@ -196,9 +195,7 @@ public struct UserController: Sendable {
         let patch = try await request.decodeJSON(as: Patch.self)
         if let email = patch.email { stored.user.email = try Email.normalize(email) }
         if let name = patch.name {
-            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (1...200).contains(trimmed.count) else { throw APIError.invalid("name", "must have 1 to 200 characters") }
-            stored.user.name = trimmed
+            stored.user.name = try DisplayName.validate(name)
         }
         var retire = false
         if let password = patch.password {

@@ -47,6 +47,11 @@ struct RuleTests {
             let lockout = try await t.client.send(.put, "/auth/rules", token: t.adminToken,
                                                   body: ["rules": [["method": "PUT", "path": "/auth/rules", "allow": ["citizen"]]]])
             #expect(lockout.status == .badRequest)
+            // A set of audiences: one named twice would be stored other than it was sent.
+            let twice = try await t.client.send(.put, "/auth/rules", token: t.adminToken,
+                                                body: ["rules": [["method": "GET", "path": "/devices", "allow": ["user", "user"]]]])
+            #expect(twice.status == .badRequest)
+            #expect(twice.errorMessage?.hasPrefix("rules[0].allow") == true, "\(twice.text)")
         }
     }
 

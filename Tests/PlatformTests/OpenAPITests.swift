@@ -31,6 +31,57 @@ struct OpenAPITests {
         }
     }
 
+    @Test("routes open to anonymous callers say so; the others need a token")
+    func security() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.bytes)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        for route in Platform.routes {
+            let operation = try #require(paths[route.path]?[route.method.lowercased()] as? [String: Any], "\(route.method) \(route.path)")
+            // An operation without its own `security` takes the document's: a bearer token.
+            let security = operation["security"] as? [[String: Any]] ?? [["bearer": []]]
+            let anonymous = security.contains { $0.isEmpty }
+            #expect(anonymous == route.defaultAllow.contains(.anonymous), "\(route.method) \(route.path): security \(security)")
+            #expect(security.contains { $0["bearer"] != nil }, "\(route.method) \(route.path) takes a token too")
+        }
+    }
+
+    @Test("request bodies name every field they take: unknown fields are refused")
+    func closedBodies() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.bytes)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+        func resolve(_ schema: [String: Any]) -> [[String: Any]] {
+            if let ref = schema["$ref"] as? String { return resolve(schemas[String(ref.split(separator: "/").last!)] ?? [:]) }
+            if let choices = schema["oneOf"] as? [[String: Any]] { return choices.flatMap(resolve) }
+            if schema["type"] as? String == "array", let items = schema["items"] as? [String: Any] { return resolve(items) }
+            return [schema]
+        }
+        for (path, item) in paths {
+            for (method, operation) in item {
+                guard let body = ((((operation as? [String: Any])?["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"]
+                    as? [String: Any])?["schema"] as? [String: Any] else { continue }
+                for schema in resolve(body) {
+                    #expect(schema["additionalProperties"] as? Bool == false, "\(method) \(path)")
+                }
+            }
+        }
+    }
+
+    @Test("a served path answers another method with 405 and the methods it serves", arguments: TestBackend.all)
+    func methodNotAllowed(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let put = try await t.client.send(.put, "/health")
+            #expect(put.status == .methodNotAllowed)
+            #expect(put.headers[.allow] == "GET")
+            #expect(put.errorCode == "method_not_allowed")
+            let users = try await t.client.send(.put, "/users/someone")
+            #expect(users.status == .methodNotAllowed)
+            #expect(users.headers[.allow] == "DELETE, GET, PATCH")
+            // Not a path of the platform: still 404.
+            #expect(try await t.client.send(.put, "/nowhere").status == .notFound)
+        }
+    }
+
     @Test("GET /openapi.json serves the document", arguments: TestBackend.all)
     func served(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in

@@ -101,6 +101,11 @@ struct PlatformTests {
         #expect(Timestamp(parsing: "2026-02-30T00:00:00Z") == nil)
         #expect(Timestamp(parsing: "2026-01-31 12:00") == nil)
         #expect(Timestamp(parsing: "1769860800")?.microseconds == 1_769_860_800_000_000)
+        #expect(Timestamp(parsing: "-1.25")?.microseconds == -1_250_000)
+        // Seconds as the API document's pattern has them, not whatever Double reads.
+        for text in ["1e9", ".5", "5.", "0x10", "inf", "nan", "123456789012", "+", ""] {
+            #expect(Timestamp(parsing: text) == nil, "\(text)")
+        }
         let now = Timestamp.now()
         #expect(Timestamp(parsing: now.description) == now)
         #expect(Timestamp(parsing: "0001-01-01T00:00:00Z")?.description == "0001-01-01T00:00:00.000000Z")

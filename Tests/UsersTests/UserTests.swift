@@ -36,12 +36,27 @@ struct UserTests {
                 (["email": "x@example.org", "password": "long-enough"], "name"),
                 (["email": "x@example.org", "password": "long-enough", "name": "X", "role": "admin"], "role"),
                 (["email": 42, "password": "long-enough", "name": "X"], "email"),
+                // The rules openapi.json's Email and Name patterns state: nothing is trimmed away.
+                (["email": " x@example.org", "password": "long-enough", "name": "X"], "email"),
+                (["email": "x@example..org", "password": "long-enough", "name": "X"], "email"),
+                (["email": "x\u{1}@example.org", "password": "long-enough", "name": "X"], "email"),
+                (["email": "x@example.org", "password": "long-enough", "name": " X"], "name"),
+                (["email": "x@example.org", "password": "long-enough", "name": "X\u{7}Y"], "name"),
+                (["email": "x@example.org", "password": "long-enough", "name": String(repeating: "é", count: 201)], "name"),
             ]
             for (body, field) in cases {
                 let reply = try await t.client.send(.post, "/users", body: body)
                 #expect(reply.status == .badRequest, "\(body)")
                 #expect(reply.errorMessage?.hasPrefix(field) == true, "\(reply.text)")
             }
+            // 200 characters of two scalars each are 400 scalars: JSON Schema's maxLength counts scalars.
+            let combining = try await t.client.send(.post, "/users", body: ["email": "y@example.org", "password": "long-enough",
+                                                                           "name": String(repeating: "e\u{301}", count: 200)])
+            #expect(combining.status == .badRequest && combining.errorMessage?.hasPrefix("name") == true, "\(combining.text)")
+            let accepted = try await t.client.json(.post, "/users", body: ["email": "Zoë@Example.org", "password": "long-enough",
+                                                                          "name": "Zoë  van Dijk"], expect: .created)
+            #expect(accepted["email"] as? String == "zoë@example.org")
+            #expect(accepted["name"] as? String == "Zoë  van Dijk")
             let malformed = try await t.client.send(.post, "/users", body: "{\"email\": ")
             #expect(malformed.status == .badRequest)
             #expect(malformed.errorCode == "malformed_json")
