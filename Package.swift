@@ -285,6 +285,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("openapi.json")],
             swiftSettings: swiftSettings
@@ -323,7 +324,7 @@ let package = Package(
         serviceTests("Apps"),
         serviceTests("Devices"),
         serviceTests("History"),
-        serviceTests("Platform", extra: ["Portal"]),
+        serviceTests("Platform", extra: ["Portal", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio")]),
         serviceTests("MQTTConnector", extra: ["MQTT", "Devices", "History", .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")]),
         serviceTests("CoAPConnector", extra: ["CoAP"]),
         serviceTests("Outbound"),

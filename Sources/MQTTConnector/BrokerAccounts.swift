@@ -31,12 +31,17 @@ public final class BrokerAccounts: DeviceAccounts, Service, Sendable {
         try client.subscribe(Self.controlTopic + "/response", qos: 1)
         try await client.connect()
         connection.succeed()
-        await withTaskCancellationHandler {
-            while let batch = await client.receive(limit: 100) {
-                for message in batch { deliver(message) }
+        // The platform's stop or a cancellation disconnects; the loop then ends.
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                while let batch = await client.receive(limit: 100) {
+                    for message in batch { deliver(message) }
+                }
+            } onCancel: {
+                client.disconnect()
             }
-        } onCancel: {
-            client.disconnect()
+        } onGracefulShutdown: {
+            self.client.disconnect()
         }
         let waiters = pending.withLockedValue { pending in
             defer { pending = [:] }

@@ -27,16 +27,21 @@ public final class MQTTCommands: CommandChannel, Service, Sendable {
         try client.subscribe("\(root)/devices/+/commands/+/ack", qos: 1)
         try await client.connect()
         connection.succeed()
-        await withTaskCancellationHandler {
-            while let batch = await client.receive(limit: 500) {
-                // Answers to different commands are independent: recorded together, their writes
-                // share commits.
-                await withTaskGroup(of: Void.self) { group in
-                    for message in batch { group.addTask { await self.acknowledge(message) } }
+        // The platform's stop or a cancellation disconnects; answers already taken are recorded first.
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                while let batch = await client.receive(limit: 500) {
+                    // Answers to different commands are independent: recorded together, their writes
+                    // share commits.
+                    await withTaskGroup(of: Void.self) { group in
+                        for message in batch { group.addTask { await self.acknowledge(message) } }
+                    }
                 }
+            } onCancel: {
+                client.disconnect()
             }
-        } onCancel: {
-            client.disconnect()
+        } onGracefulShutdown: {
+            self.client.disconnect()
         }
     }
 

@@ -9,6 +9,7 @@ import HummingbirdCore
 import NIOCore
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import MQTT
 import MQTTConnector
 import CoAP
@@ -38,7 +39,8 @@ public struct Platform: Sendable {
     public let webhooks: WebhookController
     /// The scheduler polling the mobility feeds and other sources that do not push.
     public let persistence: PersistenceScheduler
-    /// Background work beside the HTTP server: the MQTT and CoAP ingests, the broker's account manager.
+    /// Background work beside the HTTP server, in start order: event publishers, the broker's
+    /// account manager and commands, the ingests and the scheduler. `application()` runs them.
     public let services: [any Service]
     let logger: Logger
 
@@ -75,32 +77,33 @@ public struct Platform: Sendable {
             deviceRepository = PostgresDeviceRepository(database: database)
             readings = PostgresReadingRepository(database: database)
         }
-        var services: [any Service] = []
         let events = EventBus()
         var accounts: [String: any DeviceAccounts] = [:]
         var channels: [String: any CommandChannel] = [:]
         let commands = CommandRepository(database: database)
+        var publishing: [any Service] = []   // what carries events out: to the broker, to webhooks
+        var managing: [any Service] = []     // broker accounts and commands
+        var taking: [any Service] = []       // what takes readings in
         if let url = configuration.mqttURL {
             let endpoint = try MQTTEndpoint(url: url)
             let brokerAccounts = try BrokerAccounts(endpoint: endpoint)
             accounts["mqtt"] = brokerAccounts
-            services.append(brokerAccounts)
             let mqttCommands = try MQTTCommands(endpoint: endpoint, commands: commands, logger: logger)
             channels["mqtt"] = mqttCommands
-            services.append(mqttCommands)
-            services.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
-                                       devices: deviceRepository, readings: readings, events: events, logger: logger))
-            services.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
+            managing += [brokerAccounts, mqttCommands]
+            taking.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
+                                     devices: deviceRepository, readings: readings, events: events, logger: logger))
+            publishing.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
         }
         let webhookRepository = WebhookRepository(database: database)
         var webhookPolicy = configuration.webhookPolicy
         webhookPolicy.outbound = configuration.outbound
         let dispatcher = WebhookDispatcher(repository: webhookRepository, bus: events, policy: webhookPolicy, logger: logger)
-        services.append(dispatcher)
+        publishing.append(dispatcher)
         let coapKeys = CoAPKeys(database: database)
         accounts["coap"] = coapKeys
         if let port = configuration.coapPort {
-            services.append(try CoAPIngest(
+            taking.append(try CoAPIngest(
                 configuration: .init(host: configuration.host, port: port, securePort: configuration.coapsPort),
                 keys: coapKeys, devices: deviceRepository, history: LocalHistory(repository: readings), events: events, logger: logger))
         }
@@ -112,7 +115,12 @@ public struct Platform: Sendable {
             try await persistence.synchronize(files: SourceFiles.load(directory: directory))
         }
         try await persistence.load()
-        services.append(persistence)
+        taking.append(persistence)
+        // A service group stops its services in the reverse of this order, each once the one
+        // after it has finished (and after the HTTP server, which comes last): first what takes
+        // readings in finishes its batches, then commands and accounts, then what publishes the
+        // events of those last batches; the database is closed after all of them (see `serve`).
+        let services = publishing + managing + taking
         let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    budget: PasswordCheckBudget(limits: configuration.passwordChecks),
                                    tokenLifetime: configuration.userTokenLifetime,
@@ -161,8 +169,10 @@ public struct Platform: Sendable {
         return router
     }
 
-    /// The HTTP server. The caller keeps `database.run()` going beside it (see `Platform.serve`).
-    public func application() -> some ApplicationProtocol {
+    /// The HTTP server with every background service in one service group: on a stop the server
+    /// finishes its requests first, then the services stop in the reverse of their order. The
+    /// caller keeps the database running beside it and closes it after (see `Platform.serve`).
+    public func application(onServerRunning: @escaping @Sendable () async -> Void = {}) -> some ApplicationProtocol {
         var logger = self.logger
         logger.logLevel = configuration.logLevel
         let router = router()
@@ -174,10 +184,12 @@ public struct Platform: Sendable {
             // A city's worth of clients may connect at once (a crowd opening the map, devices after an
             // outage): a short accept queue would make them wait a SYN retry, a second or more.
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "cmc", backlog: 4096),
+            services: services.map { BackgroundService(service: $0, logger: logger) },
             onServerRunning: { channel in
                 // NIO accepts 4 connections per loop turn by default; under a crowd that leaves the
                 // accept queue overflowing while the loop serves requests.
                 try? await channel.setOption(ChannelOptions.maxMessagesPerRead, value: 256).get()
+                await onServerRunning()
             },
             logger: logger
         )
@@ -200,30 +212,35 @@ extension Platform {
                    devices: devices, history: LocalHistory(repository: readings), events: events, logger: logger)
     }
 
-    /// Opens the database, runs it beside the prepared platform's server until SIGINT/SIGTERM.
+    /// Opens the database and serves the platform on it until SIGINT or SIGTERM, in one service
+    /// group: the database first and the platform after it, so that a stop reaches the platform
+    /// (its HTTP server, then its background services) before the database. A stop that takes
+    /// longer than `configuration.stopTimeout` is cut short by cancellation: what was acknowledged
+    /// to anyone is committed by then (readings are acknowledged only after their commit).
     public static func serve(configuration: PlatformConfiguration, logger: Logger,
                              onServerRunning: @escaping @Sendable (Platform) async -> Void = { _ in }) async throws {
         let lock = try DatabaseURL.sqlitePath(configuration.databaseURL).map { try ServeLock(database: $0) }
         defer { withExtendedLifetime(lock) {} }
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await database.run() }
+        var group = ServiceGroupConfiguration(services: [
+            .init(service: DatabaseService(database)),
+            .init(service: Serving(database: database, configuration: configuration, logger: logger, onServerRunning: onServerRunning)),
+        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = configuration.stopTimeout
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
+    }
+
+    /// Prepares the platform once the database runs (migrations, keys, rules, sources) and serves it.
+    struct Serving: Service {
+        let database: any Database
+        let configuration: PlatformConfiguration
+        let logger: Logger
+        let onServerRunning: @Sendable (Platform) async -> Void
+
+        func run() async throws {
             let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
-            for service in platform.services {
-                group.addTask {
-                    do {
-                        try await service.run()
-                    } catch {
-                        // HTTP keeps serving; say loudly that this part of the platform is down.
-                        logger.critical("background service stopped", metadata: ["service": "\(type(of: service))", "error": "\(error)"])
-                        throw error
-                    }
-                }
-            }
-            await onServerRunning(platform)
-            try await platform.application().runService()
-            group.cancelAll()
+            try await platform.application(onServerRunning: { await onServerRunning(platform) }).run()
         }
-        try await database.close()
     }
 }

@@ -21,6 +21,9 @@ public struct PlatformConfiguration: Sendable {
     public var userTokenLifetime: Duration = .seconds(86400)
     public var appTokenLifetime: Duration = .seconds(86400)
     public var logLevel: Logger.Level = .info
+    /// How long a stop (SIGTERM, SIGINT) may take before what is left is cancelled: HTTP requests,
+    /// batches and deliveries in flight get this long to finish.
+    public var stopTimeout: Duration = .seconds(30)
     public var migrationsDirectory: URL?
     /// The broker devices publish to; MQTT ingest runs when it is set.
     public var mqttURL: String?
@@ -65,6 +68,7 @@ public struct PlatformConfiguration: Sendable {
         }
         if let seconds = try int("CMC_USER_TOKEN_SECONDS", 60...31_536_000) { userTokenLifetime = .seconds(seconds) }
         if let seconds = try int("CMC_APP_TOKEN_SECONDS", 60...31_536_000) { appTokenLifetime = .seconds(seconds) }
+        if let seconds = try int("CMC_STOP_SECONDS", 1...3600) { stopTimeout = .seconds(seconds) }
         if let level = environment["CMC_LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level) else { throw ConfigurationError("CMC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical") }
             logLevel = parsed

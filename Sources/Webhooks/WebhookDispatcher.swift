@@ -52,6 +52,9 @@ public final class WebhookDispatcher: Service, Sendable {
     let logger: Logger
     let events: AsyncStream<Event>
     private let entries = NIOLockedValueBox([String: Entry]())
+    /// Set by the platform's stop: deliveries under way finish (without further retries), queued
+    /// ones are left.
+    private let stopping = NIOLockedValueBox(false)
     private let starts = AsyncStream<Start>.makeStream()
 
     public init(repository: WebhookRepository, bus: EventBus, policy: Policy = Policy(), logger: Logger) {
@@ -64,15 +67,23 @@ public final class WebhookDispatcher: Service, Sendable {
 
     public func run() async throws {
         for webhook in try await repository.all() { add(webhook) }
-        await cancelWhenGracefulShutdown {
+        let fanOut = Task { await self.fanOut() }
+        defer { fanOut.cancel() }
+        await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
-                group.addTask { await self.fanOut() }
                 for await start in self.starts.stream {
                     group.addTask { await self.work(start) }
                 }
+                // Ends once every delivery under way has finished.
             }
+        } onGracefulShutdown: {
+            self.stopping.withLockedValue { $0 = true }
+            self.starts.continuation.finish()
+            for entry in self.entries.withLockedValue({ Array($0.values) }) { entry.queue.finish() }
         }
     }
+
+    var isStopping: Bool { stopping.withLockedValue { $0 } }
 
     func add(_ webhook: Webhook) {
         let (stream, queue) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(policy.queueLimit))
@@ -102,7 +113,7 @@ public final class WebhookDispatcher: Service, Sendable {
 
     private func work(_ start: Start) async {
         for await event in start.events {
-            guard let webhook = entries.withLockedValue({ $0[start.id]?.webhook }) else { return }
+            guard !isStopping, let webhook = entries.withLockedValue({ $0[start.id]?.webhook }) else { return }
             let error = await deliver(event, to: webhook)
             await record(id: start.id, error: error)
         }
@@ -129,7 +140,7 @@ public final class WebhookDispatcher: Service, Sendable {
                 failure = "no answer from the endpoint"
             }
             Counter(label: "cmc_webhook_attempts_failed_total").increment()
-            if attempt >= policy.attempts || Task.isCancelled { return failure }
+            if attempt >= policy.attempts || Task.isCancelled || isStopping { return failure }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, policy.longestRetry)
         }

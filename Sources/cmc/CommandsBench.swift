@@ -41,7 +41,7 @@ struct CommandsBench: AsyncParsableCommand {
             try await withDiscardedSession(clientID, on: try MQTTEndpoint(url: mqtt)) {
                 try await environment.withPlatform { platform in
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        for service in platform.services { group.addTask { try await service.run() } }
+                        // The application runs the background services (the ingest, commands) too.
                         group.addTask { try await platform.application().run() }
                         defer { group.cancelAll() }
                         try await options.measure(platform, base: "http://127.0.0.1:\(port)", userCounts: userCounts)

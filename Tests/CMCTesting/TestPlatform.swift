@@ -58,15 +58,11 @@ public struct TestPlatform: Sendable {
         _ body: @Sendable (TestPlatform) async throws -> Result
     ) async throws -> Result {
         let platform = try await Platform.prepare(database: database, configuration: configuration, logger: TestBackend.logger)
-        let app = platform.application()
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            for service in platform.services { group.addTask { try await service.run() } }
-            defer { group.cancelAll() }
-            return try await app.test(live ? .live : .router) { client in
+        // The application runs the background services too, and stops them after the test.
+        return try await platform.application().test(live ? .live : .router) { client in
             let signin = try await client.json(.post, "/users/signin", body: ["email": configuration.adminEmail!, "password": configuration.adminPassword!])
             guard let token = signin["token"] as? String else { throw TestFailure("admin sign-in failed: \(signin)") }
             return try await body(TestPlatform(platform: platform, client: client, adminToken: token))
-            }
         }
     }
 
