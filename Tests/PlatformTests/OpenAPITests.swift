@@ -31,6 +31,24 @@ struct OpenAPITests {
         }
     }
 
+    @Test("the router serves exactly the declared routes, and the document lists exactly what the router serves", arguments: [TestBackend.sqlite])
+    func routerMatches(backend: TestBackend) async throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.bytes)) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        let methods: Set<String> = ["get", "put", "post", "delete", "patch"]
+        let documented = Set(paths.flatMap { path, item in item.keys.filter(methods.contains).map { "\($0.uppercased()) \(path)" } })
+        let declared = Set(Platform.routes.map { "\($0.method) \($0.path)" })
+        try await backend.withDatabase { database in
+            let platform = try await Platform.prepare(database: database, configuration: TestPlatform.configuration(), logger: TestBackend.logger)
+            // What the router itself holds, as Hummingbird lists it (`/devices/{id}` for a capture).
+            let served = Set(platform.router().routes.map { "\($0.method) \($0.path.description.hasPrefix("/") ? "" : "/")\($0.path)" })
+            #expect(served.subtracting(declared).sorted() == [], "served but without a declared rule")
+            #expect(declared.subtracting(served).sorted() == [], "declared but not served")
+            #expect(served.subtracting(documented).sorted() == [], "served but not in openapi.json")
+            #expect(documented.subtracting(served).sorted() == [], "in openapi.json but not served")
+        }
+    }
+
     @Test("routes open to anonymous callers say so; the others need a token")
     func security() throws {
         let document = try #require(try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.bytes)) as? [String: Any])
