@@ -30,7 +30,7 @@ CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?=
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test portal-test api-test deps venv build release postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
+.PHONY: run test portal-test api-test deps venv build release bench-build postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -47,6 +47,10 @@ build: deps
 
 release: deps
 	swift build -c release --product cmc
+
+## The benchmarks' own executable (it runs `cmc simulate` beside it).
+bench-build: release
+	swift build -c release --product cmc-bench
 
 ## Start the local PostgreSQL 15 cluster on 127.0.0.1 and make the test database with PostGIS.
 postgres: deps
@@ -130,6 +134,7 @@ BENCH_DIR := data/bench
 BENCH_PG := postgres://postgres:cmc@127.0.0.1:5432/cmc_bench
 BENCH_MQTT = mqtt://cmc:$$(cat data/mosquitto/admin-password)@127.0.0.1:1883
 CMC_BIN := .build/release/cmc
+BENCH_BIN := .build/release/cmc-bench
 
 bench-deps: deps
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -146,48 +151,48 @@ BENCH_DB_RESET := su postgres -c "dropdb --if-exists cmc_bench && createdb cmc_b
 bench-db: postgres
 	@$(BENCH_DB_RESET)
 
-bench: release broker bench-deps
+bench: bench-build broker bench-deps
 	@mkdir -p $(BENCH_DIR)
-	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --json $(BENCH_DIR)/pattern-440-sqlite.json
-	$(CMC_BIN) bench pattern --devices 44000 --users 100,1000 --iterations 50 --max-seconds 30 --ramp-up 1000 --json $(BENCH_DIR)/pattern-44000-sqlite.json
+	$(BENCH_BIN) pattern --devices 440 --users 10,100 --iterations 50 --json $(BENCH_DIR)/pattern-440-sqlite.json
+	$(BENCH_BIN) pattern --devices 44000 --users 100,1000 --iterations 50 --max-seconds 30 --ramp-up 1000 --json $(BENCH_DIR)/pattern-44000-sqlite.json
 	$(MAKE) --no-print-directory bench-db
-	$(CMC_BIN) bench pattern --devices 440 --users 10,100 --iterations 50 --database $(BENCH_PG) --json $(BENCH_DIR)/pattern-440-postgres.json
-	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --siege --json $(BENCH_DIR)/commands.json
-	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 1 --repetitions 30 --json $(BENCH_DIR)/commands-one-user.json
-	$(CMC_BIN) bench ingest --mqtt "$(BENCH_MQTT)" --readings 50000 --coap-requests 1000
-	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
+	$(BENCH_BIN) pattern --devices 440 --users 10,100 --iterations 50 --database $(BENCH_PG) --json $(BENCH_DIR)/pattern-440-postgres.json
+	$(BENCH_BIN) commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --siege --json $(BENCH_DIR)/commands.json
+	$(BENCH_BIN) commands --mqtt "$(BENCH_MQTT)" --users 1 --repetitions 30 --json $(BENCH_DIR)/commands-one-user.json
+	$(BENCH_BIN) ingest --mqtt "$(BENCH_MQTT)" --readings 50000 --coap-requests 1000
+	$(BENCH_BIN) chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
 	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=440 JMETER_USERS=100 JMETER_ITERATIONS=20
 
-bench-full: release broker postgres bench-deps
+bench-full: bench-build broker postgres bench-deps
 	@mkdir -p $(BENCH_DIR)
 	for devices in 440 4400 44000 440000; do \
-		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
+		$(BENCH_BIN) pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
 			--json $(BENCH_DIR)/pattern-$$devices-sqlite.json || exit 1; \
 		$(BENCH_DB_RESET) || exit 1; \
-		$(CMC_BIN) bench pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
+		$(BENCH_BIN) pattern --devices $$devices --users 10,100,1000,10000 --iterations 50 --max-seconds 120 --ramp-up 1000 \
 			--database $(BENCH_PG) --json $(BENCH_DIR)/pattern-$$devices-postgres.json || exit 1; \
 	done
-	$(CMC_BIN) bench geo --devices 440000
+	$(BENCH_BIN) geo --devices 440000
 	$(MAKE) --no-print-directory bench-db
-	$(CMC_BIN) bench geo --devices 440000 --database $(BENCH_PG)
-	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --repetitions 10 --siege --json $(BENCH_DIR)/commands.json
-	$(CMC_BIN) bench commands --mqtt "$(BENCH_MQTT)" --users 1 --repetitions 100 --json $(BENCH_DIR)/commands-one-user.json
-	$(CMC_BIN) bench ingest --mqtt "$(BENCH_MQTT)"
-	$(CMC_BIN) bench chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
+	$(BENCH_BIN) geo --devices 440000 --database $(BENCH_PG)
+	$(BENCH_BIN) commands --mqtt "$(BENCH_MQTT)" --users 50,100,150,200 --repetitions 10 --siege --json $(BENCH_DIR)/commands.json
+	$(BENCH_BIN) commands --mqtt "$(BENCH_MQTT)" --users 1 --repetitions 100 --json $(BENCH_DIR)/commands-one-user.json
+	$(BENCH_BIN) ingest --mqtt "$(BENCH_MQTT)"
+	$(BENCH_BIN) chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
 	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=44000 JMETER_USERS=100 JMETER_ITERATIONS=50
 
 ## The user pattern driven by Apache JMeter (bench/jmeter/cmc-pattern.jmx) against the benchmark
-## device set served by `cmc bench pattern --serve-port`; its summary from the results file.
+## device set served by `cmc-bench pattern --serve-port`; its summary from the results file.
 JMETER_DEVICES ?= 440
 JMETER_USERS ?= 100
 JMETER_ITERATIONS ?= 50
 JMETER_PORT ?= 8091
 JMETER_CP := /usr/share/jmeter/bin/ApacheJMeter.jar:/usr/share/jmeter/lib/*:/usr/share/jmeter/lib/ext/*
-bench-jmeter: release bench-deps
+bench-jmeter: bench-build bench-deps
 	@mkdir -p $(BENCH_DIR)/jmeter-launcher
 	@javac -d $(BENCH_DIR)/jmeter-launcher -cp "$(JMETER_CP)" bench/jmeter/CmcJMeter.java
 	@rm -f $(BENCH_DIR)/jmeter.jtl
-	@$(CMC_BIN) bench pattern --devices $(JMETER_DEVICES) --serve-port $(JMETER_PORT) > $(BENCH_DIR)/jmeter-server.log 2>&1 & server=$$!; \
+	@$(BENCH_BIN) pattern --devices $(JMETER_DEVICES) --serve-port $(JMETER_PORT) > $(BENCH_DIR)/jmeter-server.log 2>&1 & server=$$!; \
 	trap "kill $$server 2>/dev/null" EXIT INT TERM; \
 	for i in $$(seq 1 600); do grep -q serving $(BENCH_DIR)/jmeter-server.log && break; sleep 0.5; done; \
 	java -Djmeter.home=/usr/share/jmeter -cp "$(BENCH_DIR)/jmeter-launcher:$(JMETER_CP)" CmcJMeter \

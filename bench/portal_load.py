@@ -8,12 +8,13 @@ import argparse, json, os, signal, socket, subprocess, sys, tempfile, time, urll
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "Tests", "PortalTests"))
 from portal_test import ROOT, browser, free_port, wait  # noqa: E402
 
+CMC_BENCH = os.environ.get("CMC_BENCH_BINARY", os.path.join(ROOT, ".build", "release", "cmc-bench"))
 CMC = os.environ.get("CMC_BINARY", os.path.join(ROOT, ".build", "release", "cmc"))
 
 
 def city(directory, devices):
     path = os.path.join(directory, f"city-{devices}.sqlite")
-    subprocess.run([CMC, "bench", "geo", "--devices", str(devices), "--database", f"sqlite:{path}", "--queries", "1", "--scans", "1"],
+    subprocess.run([CMC_BENCH, "geo", "--devices", str(devices), "--database", f"sqlite:{path}", "--queries", "1", "--scans", "1"],
                    check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, CMC_MIGRATIONS_DIR=os.path.join(ROOT, "migrations")))
     return path
 

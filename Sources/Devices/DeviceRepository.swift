@@ -39,9 +39,6 @@ public protocol DeviceRepository: Sendable {
     func list(_ filter: DeviceFilter) async throws -> [Device]
     func update(_ device: Device) async throws
     func delete(id: String) async throws -> Bool
-    /// The same answer as a `near` list, by reading every device of the category: the baseline
-    /// `cmc bench geo` compares the index against.
-    func scanNear(category: String, point: GeoPoint, radius: Double) async throws -> [Device]
 }
 
 /// SQL the two backends share; each adds its spatial index.
@@ -69,24 +66,6 @@ extension SQLDeviceRepository {
             "SELECT \(Self.columns) FROM devices \(conditions.whereClause) ORDER BY id LIMIT \(limit)",
             conditions.binds
         ).map(Self.decode)
-    }
-
-    public func scanNear(category: String, point: GeoPoint, radius: Double) async throws -> [Device] {
-        // Every row, no index: what a registry without a spatial index has to do.
-        var matches: [(id: String, distance: Double)] = []
-        for row in try await database.query("SELECT id, category, lat, lon FROM devices") {
-            guard row.optionalString("category") == category, let lat = row.optionalDouble("lat"), let lon = row.optionalDouble("lon") else { continue }
-            let distance = point.distance(to: try GeoPoint(lat: lat, lon: lon))
-            if distance <= radius { matches.append((try row.string("id"), distance)) }
-        }
-        matches.sort { ($0.distance, $0.id) < ($1.distance, $1.id) }
-        var devices: [Device] = []
-        for match in matches {
-            guard var device = try await find(id: match.id) else { continue }
-            device.distance = match.distance
-            devices.append(device)
-        }
-        return devices
     }
 
     /// Filters other than position, shared by both backends' list queries.

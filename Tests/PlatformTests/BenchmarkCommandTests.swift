@@ -2,11 +2,16 @@ import CMCTesting
 import Foundation
 import Testing
 
-/// `cmc bench` runs end to end, small: the figures it writes are complete and the workloads meet
+/// `cmc-bench` runs end to end, small: the figures it writes are complete and the workloads meet
 /// no failure. (How fast is for `make bench` to say, not for a test.)
-@Suite("cmc bench", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk")))
+@Suite("cmc-bench", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk")))
 struct BenchmarkCommandTests {
     static func json(_ file: URL) throws -> Any { try JSONSerialization.jsonObject(with: Data(contentsOf: file)) }
+
+    static func bench(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let outcome = try await CMCBinary.start(arguments, executable: CMCBinary.benchURL).finished()
+        return (outcome.status, outcome.output)
+    }
 
     @Test("the user pattern runs beside its ceilings and its chart is drawn",
           .enabled(if: CMCBinary.isBuilt))
@@ -15,7 +20,7 @@ struct BenchmarkCommandTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let figures = directory.appendingPathComponent("pattern.json")
-        let run = try await CommandLineTests.cmc(["bench", "pattern", "--devices", "880", "--users", "2,4", "--iterations", "3", "--json", figures.path])
+        let run = try await Self.bench(["pattern", "--devices", "880", "--users", "2,4", "--iterations", "3", "--json", figures.path])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("of wrk's"))
 
@@ -40,7 +45,7 @@ struct BenchmarkCommandTests {
         }
 
         let chart = directory.appendingPathComponent("pattern.svg")
-        let drawn = try await CommandLineTests.cmc(["bench", "chart", "--output", chart.path, figures.path])
+        let drawn = try await Self.bench(["chart", "--output", chart.path, figures.path])
         #expect(drawn.status == 0, "\(drawn.output)")
         let svg = try String(contentsOf: chart, encoding: .utf8)
         #expect(svg.hasPrefix("<svg"))
@@ -55,11 +60,11 @@ struct BenchmarkCommandTests {
     func commands() async throws {
         let figures = FileManager.default.temporaryDirectory.appendingPathComponent("cmc-commands-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: figures) }
-        let run = try await CommandLineTests.cmc(["bench", "commands", "--mqtt", MQTTTestBroker.url!, "--users", "5,10", "--siege", "--json", figures.path])
+        let run = try await Self.bench(["commands", "--mqtt", MQTTTestBroker.url!, "--users", "5,10", "--siege", "--json", figures.path])
         #expect(run.status == 0, "\(run.output)")
         let report = try #require(try Self.json(figures) as? [String: Any])
         let rounds = try #require(report["rounds"] as? [[String: Any]])
-        for tool in ["cmc bench commands", "siege"] {
+        for tool in ["cmc-bench commands", "siege"] {
             let mine = rounds.filter { $0["tool"] as? String == tool }
             #expect(mine.map { $0["n"] as? Int } == [5, 10], "\(tool)")
             for round in mine {

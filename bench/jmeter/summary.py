@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Figures of a JMeter results file (CSV .jtl) in the columns `cmc bench pattern` prints:
+"""Figures of a JMeter results file (CSV .jtl) in the columns `cmc-bench pattern` prints:
 requests, failures, mean / median / p95 / p99 / max response time and requests per second."""
 import csv
 import sys

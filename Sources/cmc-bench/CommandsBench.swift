@@ -33,7 +33,7 @@ struct CommandsBench: AsyncParsableCommand {
         guard (1...100).contains(devices), (1...1000).contains(repetitions) else { throw ValidationError("--devices from 1 to 100, --repetitions from 1 to 1000") }
         if siege, !Tools.isInstalled(Siege.path) { throw ValidationError("\(Siege.path) is missing: apt-get install siege (make bench installs it)") }
         try await withBenchDatabase(database) { url in
-            var environment = try Environment.bench(databaseURL: url, port: try freePort(), mqttURL: mqtt)
+            var environment = try CommandEnvironment.bench(databaseURL: url, port: try freePort(), mqttURL: mqtt)
             let clientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
             environment.configuration.mqttClientID = clientID
             let port = environment.configuration.port
@@ -106,7 +106,7 @@ struct CommandsBench: AsyncParsableCommand {
             let commands = try await transactions(n, base: base, token: token) { user in
                 (.POST, "/devices/\(gpios[user % gpios.count])/commands?wait=true", #"{"name":"alarm","params":{"gpio":17,"seconds":5},"timeoutMs":10000}"#)
             }
-            rounds.append(commands.round("cmc bench commands", users: n))
+            rounds.append(commands.round("cmc-bench commands", users: n))
             if siege {
                 rounds.append(try await Siege.run(users: n, repetitions: repetitions, token: token,
                                                   url: "\(base)/devices/\(ids[0])/commands?wait=true",
@@ -134,7 +134,7 @@ struct CommandsBench: AsyncParsableCommand {
                          wrk.connections, wrk.requestsPerSecond, wrk.meanMs, wrk.p99Ms, wrk.errors))
         }
         print(String(format: "  broker alone (mosquitto_pub -> mosquitto_sub, QoS 1): %.0f messages/s = %.0f command round trips/s", broker, broker / 2))
-        for (n, r) in zip(userCounts, rounds.filter { $0.tool == "cmc bench commands" }) {
+        for (n, r) in zip(userCounts, rounds.filter { $0.tool == "cmc-bench commands" }) {
             let health = rounds.first { $0.tool.hasPrefix("GET /health") && $0.n == n }!
             print(String(format: "  %4d users: a command takes %.1fx a GET /health of the same shape; %.0f%% of the broker's round trips/s",
                          n, r.AT / max(health.AT, 1e-9), 100 * r.TR / max(broker / 2, 1)))
@@ -162,10 +162,11 @@ struct CommandsBench: AsyncParsableCommand {
         return password
     }
 
-    /// `cmc simulate device`, this same binary, as the device.
+    /// `cmc simulate device`, the `cmc` built beside this binary, as the device.
     func simulate(_ id: String, password: String, endpoint: MQTTEndpoint) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .deletingLastPathComponent().appendingPathComponent("cmc")
         // `--password=`: a generated password may begin with "-", which would read as an option.
         process.arguments = ["simulate", "device", "--id=\(id)", "--password=\(password)", "--mqtt", "mqtt://\(endpoint.host):\(endpoint.port)", "--count", "1"]
         process.standardOutput = FileHandle.nullDevice

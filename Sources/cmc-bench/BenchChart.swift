@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 
 /// Response time of the user pattern by concurrent users, one line per device count and backend,
-/// as in the CMC-IoT evaluation's figure; drawn as SVG from `cmc bench pattern --json` files.
+/// as in the CMC-IoT evaluation's figure; drawn as SVG from `cmc-bench pattern --json` files.
 struct BenchChart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "chart", abstract: "Draw pattern results (JSON) as an SVG chart.")
 
     @Option(help: "The SVG file to write.") var output = "bench/pattern.svg"
-    @Argument(help: "Files written by `cmc bench pattern --json`.") var inputs: [String]
+    @Argument(help: "Files written by `cmc-bench pattern --json`.") var inputs: [String]
 
     struct Point: Decodable {
         struct Run: Decodable { let meanMs: Double; let p99Ms: Double; let failures: Int }

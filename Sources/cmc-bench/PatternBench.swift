@@ -12,7 +12,7 @@ import NIOHTTP1
 import Platform
 
 /// The multimobility user pattern of the CMC-IoT evaluation (Lai et al., ICSOFT 2019, Algorithm 1)
-/// over HTTP on 127.0.0.1, its users in a process of their own (`cmc bench users`), beside the
+/// over HTTP on 127.0.0.1, its users in a process of their own (`cmc-bench users`), beside the
 /// ceilings measured in the same run: `GET /health` from the same users, from wrk, and the
 /// pattern's geo queries straight on storage.
 struct PatternBench: AsyncParsableCommand {
@@ -33,7 +33,7 @@ struct PatternBench: AsyncParsableCommand {
             return n
         }
         try await withBenchDatabase(database) { url in
-            let environment = try Environment.bench(databaseURL: url, port: try servePort ?? freePort())
+            let environment = try CommandEnvironment.bench(databaseURL: url, port: try servePort ?? freePort())
             let port = environment.configuration.port
             let options = self
             try await environment.withPlatform { platform in
@@ -170,12 +170,12 @@ struct PatternBench: AsyncParsableCommand {
         }
     }
 
-    /// One run of `cmc bench users` (this binary) against the server in this process.
+    /// One run of `cmc-bench users` (this binary) against the server in this process.
     func users(_ kind: UserLoad.Workload, _ count: Int, base: String, workload: String, devices: Int) async throws -> Run {
         let cpuBefore = processCPUSeconds()
         let start = ContinuousClock.now
         let output = try await Tools.output(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), [
-            "bench", "users", "--base", base, "--workload", kind.rawValue, "--users", "\(count)", "--iterations", "\(iterations)",
+            "users", "--base", base, "--workload", kind.rawValue, "--users", "\(count)", "--iterations", "\(iterations)",
             "--max-seconds", "\(maxSeconds)", "--ramp-up", "\(rampUp)", "--min-seconds", kind == .health ? "2" : "0",
         ])
         let wall = (ContinuousClock.now - start).seconds

@@ -7,11 +7,11 @@ import NIOCore
 import NIOHTTP1
 import Platform
 
-/// The users of `cmc bench pattern`, in a process of their own (as JMeter or a crowd of browsers
+/// The users of `cmc-bench pattern`, in a process of their own (as JMeter or a crowd of browsers
 /// would be): the server's CPU and memory are then the server's alone, and neither side shares
 /// the other's descriptors. Prints one `UserLoad.Result` as JSON.
 struct UserLoad: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "users", abstract: "The load generator of `cmc bench pattern`.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "users", abstract: "The load generator of `cmc-bench pattern`.", shouldDisplay: false)
 
     enum Workload: String, ExpressibleByArgument { case health, pattern }
 

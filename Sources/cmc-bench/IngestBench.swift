@@ -30,7 +30,7 @@ struct IngestBench: AsyncParsableCommand {
     }
 
     func measure(databaseURL url: String) async throws {
-        var environment = try Environment(databaseURL: url)
+        var environment = try CommandEnvironment(databaseURL: url)
         environment.configuration.mqttURL = mqtt
         let clientID = "cmc-bench-\(UUID().uuidString.prefix(8))"
         environment.configuration.mqttClientID = clientID
@@ -53,7 +53,7 @@ struct IngestBench: AsyncParsableCommand {
         }
     }
 
-    func measurePlatform(_ environment: Environment, endpoint: MQTTEndpoint, raw: Double, coapRaw: Double, coapPort: UInt16) async throws {
+    func measurePlatform(_ environment: CommandEnvironment, endpoint: MQTTEndpoint, raw: Double, coapRaw: Double, coapPort: UInt16) async throws {
         let options = self
         try await environment.withPlatform { platform in
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -8,10 +8,6 @@ import NIOCore
 import NIOEmbedded
 import Platform
 
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks that print figures.", subcommands: [GeoBench.self, PatternBench.self, CommandsBench.self, IngestBench.self, BenchChart.self, UserLoad.self])
-}
-
 /// Registers the CMC evaluation's device set and times "devices of a category near a point",
 /// through the index and through a plain scan of the same rows, in the same run.
 struct GeoBench: AsyncParsableCommand {
@@ -25,7 +21,7 @@ struct GeoBench: AsyncParsableCommand {
 
     func run() async throws {
         try await withBenchDatabase(database) { url in
-            let environment = try Environment(databaseURL: url)
+            let environment = try CommandEnvironment(databaseURL: url)
             let options = self
             try await environment.withPlatform { platform in
                 try await options.measure(platform)
@@ -81,7 +77,7 @@ struct GeoBench: AsyncParsableCommand {
         var mismatches = 0
         for (category, point, radius) in searches.prefix(scans) {
             let start = ContinuousClock.now
-            let scan = try await platform.deviceRepository.scanNear(category: category, point: point, radius: radius)
+            let scan = try await scanNear(platform, category: category, point: point, radius: radius)
             scanned.append((ContinuousClock.now - start).seconds)
             let viaIndex = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: limit))
             if scan.prefix(limit).map(\.id) != viaIndex.map(\.id) { mismatches += 1 }
@@ -124,11 +120,11 @@ struct GeoBench: AsyncParsableCommand {
     var environmentLogger: Logger { Logger(label: "cmc.bench") }
 }
 
-extension Environment {
+extension CommandEnvironment {
     /// A platform for a benchmark: HTTP on 127.0.0.1:`port`, no CoAP, no polled sources, MQTT
     /// only when given; quiet, since cancelling the server at the end is the expected way out.
-    static func bench(databaseURL: String, port: Int, mqttURL: String? = nil) throws -> Environment {
-        var environment = try Environment(databaseURL: databaseURL)
+    static func bench(databaseURL: String, port: Int, mqttURL: String? = nil) throws -> CommandEnvironment {
+        var environment = try CommandEnvironment(databaseURL: databaseURL)
         environment.configuration.port = port
         environment.configuration.coapPort = nil
         environment.configuration.coapsPort = nil
@@ -176,3 +172,25 @@ extension Duration {
 }
 
 import Logging
+
+extension GeoBench {
+    /// The same answer as a `near` list, by reading every device of the category: the baseline the
+    /// index is compared against.
+    func scanNear(_ platform: Platform, category: String, point: GeoPoint, radius: Double) async throws -> [Device] {
+        // Every row, no index: what a registry without a spatial index has to do.
+        var matches: [(id: String, distance: Double)] = []
+        for row in try await platform.database.query("SELECT id, category, lat, lon FROM devices") {
+            guard row.optionalString("category") == category, let lat = row.optionalDouble("lat"), let lon = row.optionalDouble("lon") else { continue }
+            let distance = point.distance(to: try GeoPoint(lat: lat, lon: lon))
+            if distance <= radius { matches.append((try row.string("id"), distance)) }
+        }
+        matches.sort { ($0.distance, $0.id) < ($1.distance, $1.id) }
+        var devices: [Device] = []
+        for match in matches {
+            guard var device = try await platform.deviceRepository.find(id: match.id) else { continue }
+            device.distance = match.distance
+            devices.append(device)
+        }
+        return devices
+    }
+}
