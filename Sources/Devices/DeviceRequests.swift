@@ -68,6 +68,12 @@ public struct ReadingInput: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable { case ts, values }
 
+    /// A reading a connector has already read from its own format (a feed's observation).
+    public init(ts: Timestamp?, values: [String: JSONValue]) {
+        self.ts = ts
+        self.values = values
+    }
+
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -81,9 +81,14 @@ public final class FeedImport: Sendable {
                 outcome.skipped["device of another owner", default: 0] += 1
                 continue
             }
+            // The checks every reading passes, whichever connector brought it: a feed's clock or
+            // field names are as hostile as a device's.
+            guard let reading = try? ReadingValidation.readings([ReadingInput(ts: observation.time, values: observation.values)], for: device).first else {
+                outcome.skipped["invalid reading", default: 0] += 1
+                continue
+            }
             owners[device.id] = device
-            stored.append(Reading(device: device.id, ts: observation.time, category: device.category, connector: device.connector,
-                                  values: observation.values))
+            stored.append(reading)
         }
         outcome.stored = try await readings.store(stored)
         if outcome.stored > 0 { events?.publish(stored, devices: { owners[$0] }) }

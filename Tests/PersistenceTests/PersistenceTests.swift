@@ -187,6 +187,28 @@ struct PersistenceTests {
         }
     }
 
+    @Test("a feed's reading that fails the checks every reading passes is refused and counted, the others stored", arguments: TestBackend.all)
+    func invalidFeedReadings(backend: TestBackend) async throws {
+        try await FeedServer.run { server, base in
+            try await TestPlatform.run(backend) { t in
+                // A clock a year ahead, a value name no reading may have, and one good item.
+                let items = #"[{"id": "ahead", "t": "\#(Timestamp(microseconds: Timestamp.now().microseconds + 365 * 86_400_000_000))", "v": 1},"#
+                    + #"{"id": "named", "t": "2026-01-01T00:00:00Z", "v": 2, "bad": 3}, {"id": "good", "t": "2026-01-01T00:00:00Z", "v": 4}]"#
+                server.blobs.withLockedValue { $0["items.json"] = Array(items.utf8) }
+                try await t.client.json(.post, "/persistence/sources", token: t.adminToken, body: [
+                    "id": "checked", "kind": "json", "paused": true, "url": "\(base)/files/items.json",
+                    "mapping": ["id": "id", "time": "t", "values": ["v": "v", "not a name": "bad"]],
+                ], expect: .created)
+                let run = Self.status(try await t.client.json(.post, "/persistence/sources/checked/run", token: t.adminToken))
+                #expect(run["stored"] as? Int == 1, "\(run)")
+                #expect((run["skipped"] as? [String: Int])?["invalid reading"] == 2, "\(run)")
+                let latest = try await t.client.json(.get, "/history/checked:good/latest", token: t.adminToken)
+                #expect((latest["values"] as? [String: Any])?["v"] as? Int == 4, "\(latest)")
+                #expect(try await t.client.send(.get, "/history/checked:ahead/latest", token: t.adminToken).status == .notFound)
+            }
+        }
+    }
+
     @Test("operators add, change, pause, resume and remove sources; bad input names the field", arguments: TestBackend.all)
     func management(backend: TestBackend) async throws {
         try await FeedServer.run { _, base in
