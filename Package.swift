@@ -293,33 +293,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "cmc",
-            dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "DemoCity",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["DemoCity"] + commandLineDependencies(),
             swiftSettings: swiftSettings
         ),
         // The benchmarks, apart from the product: `make bench` builds and runs them.
         .executableTarget(
             name: "cmc-bench",
-            dependencies: [
-                "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "MQTTConnector", "CoAP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: commandLineDependencies(),
             path: "Sources/cmc-bench",
             swiftSettings: swiftSettings
         ),
@@ -374,3 +354,15 @@ func serviceTests(_ module: String, extra: [Target.Dependency] = [], exclude: [S
     )
 }
 
+/// What both command-line executables (`cmc`, `cmc-bench`) are built on.
+func commandLineDependencies() -> [Target.Dependency] { [
+    "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "MQTTConnector", "CoAP",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOFoundationCompat", package: "swift-nio"),
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOEmbedded", package: "swift-nio"),
+    .product(name: "Logging", package: "swift-log"),
+] }

@@ -14,15 +14,7 @@ struct CMCBench: AsyncParsableCommand {
 
     static func main() async {
         CommandEnvironment.raiseOpenFileLimit()
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        // The library's own parse-and-run, once the limit is raised.
+        await main(nil)
     }
 }

@@ -23,9 +23,8 @@ struct StopTests {
                 "CMC_ADMIN_EMAIL": TestPlatform.adminEmail, "CMC_ADMIN_PASSWORD": TestPlatform.adminPassword,
             ])
             defer { server.send(SIGKILL) }
-            var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: .seconds(40)))
-            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.workers
-            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            // The shared client needs no shutdown, so a failed requirement cannot leave one behind.
+            let http = HTTPClient.shared
 
             @Sendable func send(_ method: HTTPMethod, _ path: String, token: String? = nil, body: String? = nil) async throws -> (UInt, String) {
                 var request = HTTPClientRequest(url: base + path)
@@ -75,7 +74,6 @@ struct StopTests {
                 exit = await server.finished()
                 stopTime = ContinuousClock.now - stopping
             }
-            try await http.shutdown()
             let result = outcomes.record { $0 }
             #expect(exit?.status == 0, "cmc serve after SIGTERM: \(exit?.output ?? "")")
             #expect(stopTime < .seconds(30), "the stop took \(stopTime)")
