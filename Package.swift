@@ -157,6 +157,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "CMCCore", "Auth", "History", "Events",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

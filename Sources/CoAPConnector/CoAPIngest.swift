@@ -21,10 +21,10 @@ public final class CoAPIngest: Service, Sendable {
     let keys: CoAPKeys
     let logger: Logger
 
-    public init(configuration: Configuration, keys: CoAPKeys, devices: any DeviceRepository, history: any HistoryClient,
-                events: EventBus? = nil, logger: Logger) throws {
+    public init(configuration: Configuration, keys: CoAPKeys, ingest: ReadingIngest, history: any HistoryClient, logger: Logger) throws {
+        // One request per reading is how CoAP devices write; concurrent ones share transactions.
         let batcher = ReadingBatcher(history: history)
-        let resources = DeviceResources(keys: keys, devices: devices, history: history, batcher: batcher, events: events,
+        let resources = DeviceResources(keys: keys, ingest: ingest.batched(by: batcher), history: history,
                                         problems: ProblemLog(connector: "coap", logger: logger))
         server = try CoAPServer(configuration: configuration, keys: { id in keys.key(for: id).map { Array($0.utf8) } },
                                 handler: { request in await resources.answer(request) })
@@ -50,10 +50,9 @@ public final class CoAPIngest: Service, Sendable {
 /// The resources a device reaches, answered from the request alone.
 struct DeviceResources: Sendable {
     let keys: CoAPKeys
-    let devices: any DeviceRepository
+    let ingest: ReadingIngest
+    /// For the latest reading, which a device may read back.
     let history: any HistoryClient
-    let batcher: ReadingBatcher
-    let events: EventBus?
     let problems: ProblemLog
 
     func answer(_ request: CoAPRequest) async -> CoAPResponse {
@@ -66,7 +65,7 @@ struct DeviceResources: Sendable {
         if let refusal = checkCredentials(request, deviceID: id) { return refusal }
         let device: Device
         do {
-            guard let found = try await devices.find(id: id) else {
+            guard let found = try await ingest.device(id) else {
                 problems.record(.unknownDevice, detail: id)
                 return .error(404, "no device \(id)")
             }
@@ -118,8 +117,7 @@ struct DeviceResources: Sendable {
         let readings: [Reading]
         do {
             guard !payload.isEmpty else { throw APIError.badRequest("empty payload: send {\"values\": {...}}") }
-            let input = try ReadingBatch.decode(payload)
-            readings = try ReadingValidation.readings(input.readings, for: device)
+            readings = try ingest.readings(payload: payload, of: device)
         } catch let error as DecodingError {
             let message = APIError(decoding: error).message
             problems.record(.malformed, detail: "\(device.id): \(message)")
@@ -132,13 +130,12 @@ struct DeviceResources: Sendable {
             return .error(400, "payload is not JSON")
         }
         do {
-            try await batcher.store(readings)
+            try await ingest.record(readings, devices: [device.id: device])
         } catch {
             // Not stored, so not acknowledged: the device keeps the reading and tries again.
             return .error(503, "storage unavailable; try again")
         }
         Counter(label: "cmc_coap_readings_stored_total").increment(by: Int64(readings.count))
-        events?.publish(readings) { _ in device }
         return .changed
     }
 

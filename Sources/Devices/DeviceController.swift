@@ -9,6 +9,8 @@ import Hummingbird
 public struct DeviceController: Sendable {
     let repository: any DeviceRepository
     let history: any HistoryClient
+    /// Where written readings go, and the device cache this controller keeps current.
+    let ingest: ReadingIngest
     /// Ids only admins and services may register (the feeds' prefixes).
     let reservations: (any DeviceIDReservations)?
     /// Accounts kept by connectors, by connector name (`mqtt`).
@@ -19,13 +21,14 @@ public struct DeviceController: Sendable {
     let events: EventBus?
     static let maximumRadius = 100_000.0
 
-    public init(repository: any DeviceRepository, history: any HistoryClient, accounts: [String: any DeviceAccounts] = [:],
+    public init(repository: any DeviceRepository, history: any HistoryClient, ingest: ReadingIngest, accounts: [String: any DeviceAccounts] = [:],
                 commands: CommandRepository? = nil, channels: [String: any CommandChannel] = [:], events: EventBus? = nil,
                 reservations: (any DeviceIDReservations)? = nil) {
         self.events = events
         self.reservations = reservations
         self.repository = repository
         self.history = history
+        self.ingest = ingest
         self.accounts = accounts
         self.commands = commands
         self.channels = channels
@@ -185,12 +188,15 @@ public struct DeviceController: Sendable {
         // arrived as it was deleted) are not the new owner's to read.
         if try await repository.find(id: device.id) == nil { try await history.forget(device: device.id) }
         try await repository.insert(device)
+        // Drops a "no such device" the connectors may remember, before they hear of the event.
+        ingest.lookup.forget(device.id)
         if let accounts = accounts[device.connector] {
             do {
                 device.credentials = try await accounts.issue(deviceID: device.id)
             } catch {
                 // No device without its account: undo the registration.
                 _ = try? await repository.delete(id: device.id)
+                ingest.lookup.forget(device.id)
                 throw Self.connectorUnavailable(device.connector, error)
             }
         }
@@ -309,6 +315,7 @@ public struct DeviceController: Sendable {
             }
         }
         try await repository.update(device)
+        ingest.lookup.forget(device.id)
         events?.publish([Event(.deviceChanged, device: device)])
         return JSONResponse(device)
     }
@@ -318,7 +325,9 @@ public struct DeviceController: Sendable {
         if let accounts = accounts[device.connector] {
             do { try await accounts.remove(deviceID: device.id) } catch { throw Self.connectorUnavailable(device.connector, error) }
         }
-        if try await repository.delete(id: device.id) { events?.publish([Event(.deviceDeleted, device: device)]) }
+        let deleted = try await repository.delete(id: device.id)
+        ingest.lookup.forget(device.id)
+        if deleted { events?.publish([Event(.deviceDeleted, device: device)]) }
         try await history.forget(device: device.id)
         return .noContent
     }
@@ -326,10 +335,8 @@ public struct DeviceController: Sendable {
     @Sendable func write(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<WriteResult> {
         let device = try await writable(context)
         let batch = try await request.decodeJSON(as: ReadingBatch.self)
-        let readings = try ReadingValidation.readings(batch.readings, for: device)
-        let stored = try await history.record(readings)
-        events?.publish(readings) { _ in device }
-        return JSONResponse(WriteResult(received: readings.count, stored: stored), status: .created)
+        let written = try await ingest.write(batch.readings, to: device)
+        return JSONResponse(WriteResult(received: written.received, stored: written.stored), status: .created)
     }
 
     @Sendable func latest(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Reading> {

@@ -36,24 +36,15 @@ public final class MQTTIngest: Service, Sendable {
     }
 
     let configuration: Configuration
-    let devices: any DeviceRepository
-    let history: any HistoryClient
-    let events: EventBus?
+    let ingest: ReadingIngest
     let logger: Logger
     let problems: ProblemLog
     private let connection = ConnectionSignal()
-    /// Devices looked up recently, so a busy device costs no query per batch. Entries expire after
-    /// a few seconds and are dropped at once when the device is changed or deleted over REST.
-    private let known = NIOLockedValueBox([String: (device: Device?, until: ContinuousClock.Instant)]())
-    static let deviceLifetime: Duration = .seconds(5)
     private let stopping = NIOLockedValueBox(false)
 
-    public init(configuration: Configuration, devices: any DeviceRepository, history: any HistoryClient, events: EventBus? = nil,
-                logger: Logger) {
+    public init(configuration: Configuration, ingest: ReadingIngest, logger: Logger) {
         self.configuration = configuration
-        self.events = events
-        self.devices = devices
-        self.history = history
+        self.ingest = ingest
         self.logger = logger
         self.problems = ProblemLog(connector: "mqtt", logger: logger)
     }
@@ -83,12 +74,6 @@ public final class MQTTIngest: Service, Sendable {
             stopping.withLockedValue { $0 = true }
             session.stopReceiving()
         }
-        let changes = events?.subscribe(EventFilter(viewer: .everything, kinds: [.deviceCreated, .deviceChanged, .deviceDeleted]))
-        let forgetting = Task { [known] in
-            guard let changes else { return }
-            for await event in changes { _ = known.withLockedValue { $0.removeValue(forKey: event.device) } }
-        }
-        defer { forgetting.cancel() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 // While one batch commits, the next is decoded and checked. Commits stay in order,
@@ -122,11 +107,9 @@ public final class MQTTIngest: Service, Sendable {
     /// Decodes and checks a batch; refusals are counted and logged here.
     func prepare(_ batch: [MQTTMessage]) async -> Prepared {
         var readings: [Reading] = []
+        // Each device once per batch, whatever the cache does meanwhile.
         var known: [String: Device?] = [:]
-        let now = ContinuousClock.now
-        self.known.withLockedValue { cache in
-            for (id, entry) in cache where entry.until > now { known[id] = entry.device }
-        }
+        let now = Timestamp.now()
         for message in batch {
             guard message.payload.count <= Self.maximumPayload else {
                 problems.record(.oversize, detail: "\(message.topic): \(message.payload.count) bytes")
@@ -140,17 +123,15 @@ public final class MQTTIngest: Service, Sendable {
             if let cached = known[id] {
                 device = cached
             } else {
-                device = await withStorageRetry { try await self.devices.find(id: id) } ?? nil
+                device = await withStorageRetry { try await self.ingest.device(id) } ?? nil
                 known[id] = device
-                self.known.withLockedValue { $0[id] = (device, now + Self.deviceLifetime) }
             }
             guard let device else {
                 problems.record(.unknownDevice, detail: id)
                 continue
             }
             do {
-                let input = try ReadingBatch.decode(message.payload)
-                readings += try ReadingValidation.readings(input.readings, for: device)
+                readings += try ingest.readings(payload: message.payload, of: device, now: now)
             } catch let error as DecodingError {
                 problems.record(.malformed, detail: "\(id): \(APIError(decoding: error).message)")
             } catch let error as APIError {
@@ -167,8 +148,7 @@ public final class MQTTIngest: Service, Sendable {
     func commit(_ prepared: Prepared) async -> Bool {
         Counter(label: "cmc_mqtt_messages_total").increment(by: Int64(prepared.messages))
         guard !prepared.readings.isEmpty else { return true }
-        guard let stored = await withStorageRetry({ try await self.history.record(prepared.readings) }) else { return false }
-        events?.publish(prepared.readings) { prepared.devices[$0] }
+        guard let stored = await withStorageRetry({ try await self.ingest.record(prepared.readings, devices: prepared.devices) }) else { return false }
         Counter(label: "cmc_mqtt_readings_stored_total").increment(by: Int64(stored))
         return true
     }

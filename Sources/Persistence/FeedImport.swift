@@ -8,18 +8,18 @@ import NIOConcurrencyHelpers
 /// Turns what a source read into devices and history: registers devices on first sight, updates
 /// them when their static data changes, stores each observation once, and announces both.
 /// A feed that shrinks deletes nothing.
-public final class FeedImport: Sendable {
+public struct FeedImport: Sendable {
     let devices: any DeviceRepository
-    let readings: any ReadingRepository
+    /// Where observations go, like every reading; its device cache spares unchanged feed entries
+    /// a query.
+    let ingest: ReadingIngest
     let events: EventBus?
     /// Owner of the devices feeds register; they are public.
     let owner: String
-    /// Devices as last written, so unchanged feed entries cost no query.
-    private let known = NIOLockedValueBox([String: Device]())
 
-    public init(devices: any DeviceRepository, readings: any ReadingRepository, events: EventBus?, owner: String = "persistence") {
+    public init(devices: any DeviceRepository, ingest: ReadingIngest, events: EventBus?, owner: String = "persistence") {
         self.devices = devices
-        self.readings = readings
+        self.ingest = ingest
         self.events = events
         self.owner = owner
     }
@@ -66,7 +66,7 @@ public final class FeedImport: Sendable {
         }
         if !created.isEmpty { try await devices.insert(contentsOf: created) }
         for device in changed { try await devices.update(device) }
-        known.withLockedValue { known in for device in created + changed { known[device.id] = device } }
+        for device in created + changed { ingest.lookup.remember(device) }
         outcome.devicesChanged = created.count + changed.count
         events?.publish(created.map { Event(.deviceCreated, device: $0) } + changed.map { Event(.deviceChanged, device: $0) })
 
@@ -83,28 +83,18 @@ public final class FeedImport: Sendable {
             }
             // The checks every reading passes, whichever connector brought it: a feed's clock or
             // field names are as hostile as a device's.
-            guard let reading = try? ReadingValidation.readings([ReadingInput(ts: observation.time, values: observation.values)], for: device).first else {
+            guard let reading = try? ingest.readings([ReadingInput(ts: observation.time, values: observation.values)], of: device).first else {
                 outcome.skipped["invalid reading", default: 0] += 1
                 continue
             }
             owners[device.id] = device
             stored.append(reading)
         }
-        outcome.stored = try await readings.store(stored)
-        if outcome.stored > 0 { events?.publish(stored, devices: { owners[$0] }) }
+        outcome.stored = try await ingest.record(stored, devices: owners)
         return outcome
     }
 
-    /// A device from the cache or the registry.
     private func device(_ id: String) async throws -> Device? {
-        if let cached = known.withLockedValue({ $0[id] }) { return cached }
-        guard let found = try await devices.find(id: id) else { return nil }
-        known.withLockedValue { $0[id] = found }
-        return found
-    }
-
-    /// Drops a device from the cache, when it is deleted or changed elsewhere.
-    func forget(_ id: String) {
-        _ = known.withLockedValue { $0.removeValue(forKey: id) }
+        try await ingest.device(id)
     }
 }

@@ -26,7 +26,6 @@ public final class PersistenceScheduler: Service, DeviceIDReservations, Sendable
     let importer: FeedImport
     public let timetables: Timetables
     let reader: SourceReader
-    let events: EventBus?
     let logger: Logger
     private let entries: NIOLockedValueBox<[String: Entry]>
     private let wakeup = Wakeup()
@@ -35,14 +34,13 @@ public final class PersistenceScheduler: Service, DeviceIDReservations, Sendable
     private let declared = NIOLockedValueBox([String: Source]())
 
     public init(repository: SourceRepository, importer: FeedImport, timetables: Timetables = Timetables(), fetcher: FeedFetcher = FeedFetcher(),
-                connectorsDirectory: URL?, events: EventBus?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                connectorsDirectory: URL?, environment: [String: String] = ProcessInfo.processInfo.environment,
                 outbound: OutboundPolicy = OutboundPolicy(), logger: Logger) {
         let entries = NIOLockedValueBox([String: Entry]())
         self.entries = entries
         self.repository = repository
         self.importer = importer
         self.timetables = timetables
-        self.events = events
         self.logger = logger
         reader = SourceReader(fetcher: fetcher, timetables: timetables, connectorsDirectory: connectorsDirectory, environment: environment, outbound: outbound,
                               prefixOf: { id in entries.withLockedValue { $0[id]?.record.source.devicePrefix } })
@@ -76,12 +74,7 @@ public final class PersistenceScheduler: Service, DeviceIDReservations, Sendable
 
     public func run() async throws {
         let stopping = NIOLockedValueBox(false)
-        let forgetting = events?.subscribe(EventFilter(viewer: .everything, kinds: [.deviceDeleted, .deviceChanged]))
         await withDiscardingTaskGroup { group in
-            if let forgetting {
-                // Devices deleted or changed over REST must not be written back from the cache.
-                group.addTask { for await event in forgetting { self.importer.forget(event.device) } }
-            }
             await withGracefulShutdownHandler {
                 while !Task.isCancelled && !stopping.withLockedValue({ $0 }) {
                     for id in self.takeDue() { group.addTask { _ = await self.execute(id) } }

@@ -42,6 +42,8 @@ public struct Platform: Sendable {
     /// Background work beside the HTTP server, in start order: event publishers, the broker's
     /// account manager and commands, the ingests and the scheduler. `application()` runs them.
     public let services: [any Service]
+    /// The one way readings come in, shared by the REST route, the connectors and the feeds.
+    let ingest: ReadingIngest
     let logger: Logger
 
     /// Every route with its default rule; the OpenAPI document and `/auth/rules` list the same set.
@@ -78,10 +80,13 @@ public struct Platform: Sendable {
             readings = PostgresReadingRepository(database: database)
         }
         let events = EventBus()
+        let lookup = DeviceLookup(repository: deviceRepository, events: events)
+        let ingest = ReadingIngest(lookup: lookup, history: LocalHistory(repository: readings), events: events)
         var accounts: [String: any DeviceAccounts] = [:]
         var channels: [String: any CommandChannel] = [:]
         let commands = CommandRepository(database: database)
-        var publishing: [any Service] = []   // what carries events out: to the broker, to webhooks
+        // What carries events out (to the broker, to webhooks) and what keeps the device cache current.
+        var publishing: [any Service] = [lookup]
         var managing: [any Service] = []     // broker accounts and commands
         var taking: [any Service] = []       // what takes readings in
         if let url = configuration.mqttURL {
@@ -92,7 +97,7 @@ public struct Platform: Sendable {
             channels["mqtt"] = mqttCommands
             managing += [brokerAccounts, mqttCommands]
             taking.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
-                                     devices: deviceRepository, readings: readings, events: events, logger: logger))
+                                     ingest: ingest, logger: logger))
             publishing.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
         }
         let webhookRepository = WebhookRepository(database: database)
@@ -105,12 +110,12 @@ public struct Platform: Sendable {
         if let port = configuration.coapPort {
             taking.append(try CoAPIngest(
                 configuration: .init(host: configuration.host, port: port, securePort: configuration.coapsPort),
-                keys: coapKeys, devices: deviceRepository, history: LocalHistory(repository: readings), events: events, logger: logger))
+                keys: coapKeys, ingest: ingest, history: LocalHistory(repository: readings), logger: logger))
         }
         let persistence = PersistenceScheduler(
             repository: SourceRepository(database: database),
-            importer: FeedImport(devices: deviceRepository, readings: readings, events: events),
-            connectorsDirectory: configuration.connectorsDirectory, events: events, outbound: configuration.outbound, logger: logger)
+            importer: FeedImport(devices: deviceRepository, ingest: ingest, events: events),
+            connectorsDirectory: configuration.connectorsDirectory, outbound: configuration.outbound, logger: logger)
         if let directory = configuration.connectorsDirectory {
             try await persistence.synchronize(files: SourceFiles.load(directory: directory))
         }
@@ -132,13 +137,13 @@ public struct Platform: Sendable {
         return Platform(
             configuration: configuration, database: database, authority: authority, rules: rules, users: users,
             apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
-            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), accounts: accounts,
+            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), ingest: ingest, accounts: accounts,
                                       commands: commands, channels: channels, events: events, reservations: persistence),
             deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
             readings: readings, events: events,
             webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), persistence: persistence,
-            services: services, logger: logger
+            services: services, ingest: ingest, logger: logger
         )
     }
 
@@ -201,15 +206,14 @@ extension Platform {
     public func mqttIngest(clientID: String = "cmc-ingest", root: String = "cmc") throws -> MQTTIngest? {
         guard let url = configuration.mqttURL else { return nil }
         return Self.makeIngest(endpoint: try MQTTEndpoint(url: url), clientID: clientID, root: root, sessionExpiry: configuration.mqttSessionExpiry,
-                               devices: deviceRepository, readings: readings, events: events, logger: logger)
+                               ingest: ingest, logger: logger)
     }
 
-    static func makeIngest(endpoint: MQTTEndpoint, clientID: String, root: String, sessionExpiry: UInt32, devices: any DeviceRepository,
-                           readings: any ReadingRepository, events: EventBus?, logger: Logger) -> MQTTIngest {
-        var ingest = MQTTIngest.Configuration(endpoint: endpoint, clientID: clientID, root: root)
-        ingest.sessionExpiry = sessionExpiry
-        return MQTTIngest(configuration: ingest,
-                   devices: devices, history: LocalHistory(repository: readings), events: events, logger: logger)
+    static func makeIngest(endpoint: MQTTEndpoint, clientID: String, root: String, sessionExpiry: UInt32, ingest: ReadingIngest,
+                           logger: Logger) -> MQTTIngest {
+        var configuration = MQTTIngest.Configuration(endpoint: endpoint, clientID: clientID, root: root)
+        configuration.sessionExpiry = sessionExpiry
+        return MQTTIngest(configuration: configuration, ingest: ingest, logger: logger)
     }
 
     /// Opens the database and serves the platform on it until SIGINT or SIGTERM, in one service

@@ -1,5 +1,4 @@
 import CMCCore
-import History
 
 /// The checks every reading passes, whichever connector brought it.
 public enum ReadingValidation {
@@ -11,7 +10,9 @@ public enum ReadingValidation {
     /// Device clocks drift; a day ahead is a wrong clock, not drift.
     public static let maximumClockSkew: Int64 = 86400
 
-    public static func readings(_ batch: [ReadingInput], for device: Device, now: Timestamp = .now()) throws -> [Reading] {
+    /// The readings of a batch one device sent, stamped with what history keeps of the device.
+    public static func readings(_ batch: [ReadingInput], device: String, category: String, connector: String,
+                                now: Timestamp = .now()) throws -> [Reading] {
         guard !batch.isEmpty else { throw APIError.invalid("body", "must hold at least one reading") }
         guard batch.count <= maximumBatch else { throw APIError.invalid("body", "holds \(batch.count) readings; at most \(maximumBatch) per request") }
         let single = batch.count == 1
@@ -33,7 +34,7 @@ public enum ReadingValidation {
             let ts = input.ts ?? now
             guard ts <= now.adding(seconds: maximumClockSkew) else { throw APIError.invalid("\(at)ts", "is more than a day in the future") }
             guard ts.microseconds >= 0 else { throw APIError.invalid("\(at)ts", "is before 1970") }
-            return Reading(device: device.id, ts: ts, category: device.category, connector: device.connector, values: input.values)
+            return Reading(device: device, ts: ts, category: category, connector: connector, values: input.values)
         }
     }
 }
