@@ -1,7 +1,6 @@
 import CMCCore
 import CoAP
 import Devices
-import Events
 import Foundation
 import History
 import Logging

@@ -49,8 +49,9 @@ public struct ReadingIngest: Sendable {
         try ReadingValidation.readings(inputs, device: device.id, category: device.category, connector: device.connector, now: now)
     }
 
-    /// Records checked readings and announces them once durable; `devices` holds each one's
-    /// device. Returns how many were new (a batched ingest counts them all).
+    /// Records checked readings and, once durable, announces them if any was new: a feed read
+    /// again, or a batch the broker sends again after a crash, is not news. `devices` holds each
+    /// reading's device. Returns how many were new (a batched ingest counts them all).
     @discardableResult
     public func record(_ readings: [Reading], devices: [String: Device]) async throws -> Int {
         guard !readings.isEmpty else { return 0 }
@@ -62,7 +63,7 @@ public struct ReadingIngest: Sendable {
             try await batcher.store(readings)
             stored = readings.count
         }
-        events?.publish(readings) { devices[$0] }
+        if stored > 0 { events?.publish(readings) { devices[$0] } }
         return stored
     }
 

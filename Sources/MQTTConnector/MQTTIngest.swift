@@ -1,6 +1,5 @@
 import CMCCore
 import Devices
-import Events
 import Foundation
 import History
 import Logging

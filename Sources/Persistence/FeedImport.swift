@@ -3,7 +3,6 @@ import Devices
 import Events
 import Feeds
 import History
-import NIOConcurrencyHelpers
 
 /// Turns what a source read into devices and history: registers devices on first sight, updates
 /// them when their static data changes, stores each observation once, and announces both.
@@ -44,7 +43,7 @@ public struct FeedImport: Sendable {
                 location = try? GeoPoint(lat: lat, lon: lon)
                 if location == nil { outcome.skipped["invalid position", default: 0] += 1 }
             }
-            guard let existing = try await device(entry.id) else {
+            guard let existing = try await ingest.device(entry.id) else {
                 created.append(Device(id: entry.id, category: entry.category, connector: connector, location: location, nickname: entry.name,
                                       public: true, metadata: entry.metadata, ownerID: owner, createdAt: now, updatedAt: now))
                 continue
@@ -73,7 +72,7 @@ public struct FeedImport: Sendable {
         var stored: [Reading] = []
         var owners: [String: Device] = [:]
         for observation in batch.observations {
-            guard let device = try await device(observation.device) else {
+            guard let device = try await ingest.device(observation.device) else {
                 outcome.skipped["unknown device", default: 0] += 1
                 continue
             }
@@ -92,9 +91,5 @@ public struct FeedImport: Sendable {
         }
         outcome.stored = try await ingest.record(stored, devices: owners)
         return outcome
-    }
-
-    private func device(_ id: String) async throws -> Device? {
-        try await ingest.device(id)
     }
 }
