@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 
 /// `/apps`: third-party applications, their secrets, and their sign-in.
-public struct AppController: Sendable {
+public struct AppController: HTTPController {
     let repository: any AppRepository
     let authority: TokenAuthority
     let tokenLifetime: Duration
@@ -15,25 +15,15 @@ public struct AppController: Sendable {
         self.tokenLifetime = tokenLifetime
     }
 
-    public static let routes: [Route] = [
-        Route("POST", "/apps", allow: [.user]),
-        Route("GET", "/apps", allow: Audience.people),
-        Route("POST", "/apps/signin", allow: Audience.everyone),
-        Route("GET", "/apps/{id}", allow: Audience.people),
-        Route("PATCH", "/apps/{id}", allow: Audience.people),
-        Route("DELETE", "/apps/{id}", allow: Audience.people),
-        Route("POST", "/apps/{id}/secret", allow: Audience.people),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.post, "/apps", allow: [.user], Self.register),
+        Endpoint(.get, "/apps", allow: Audience.people, Self.list),
+        Endpoint(.post, "/apps/signin", allow: Audience.everyone, Self.signIn),
+        Endpoint(.get, "/apps/{id}", allow: Audience.people, Self.get),
+        Endpoint(.patch, "/apps/{id}", allow: Audience.people, Self.update),
+        Endpoint(.delete, "/apps/{id}", allow: Audience.people, Self.delete),
+        Endpoint(.post, "/apps/{id}/secret", allow: Audience.people, Self.rotateSecret),
     ]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.post(use: register)
-        group.get(use: list)
-        group.post("signin", use: signIn)
-        group.get("{id}", use: get)
-        group.patch("{id}", use: update)
-        group.delete("{id}", use: delete)
-        group.post("{id}/secret", use: rotateSecret)
-    }
 
     struct Registration: Decodable {
         let name: String?

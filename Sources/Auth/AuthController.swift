@@ -2,7 +2,7 @@ import CMCCore
 import Hummingbird
 
 /// `/auth`: public keys, token verification and revocation, microservice tokens, authorization rules.
-public struct AuthController: Sendable {
+public struct AuthController: HTTPController {
     let authority: TokenAuthority
     let rules: AuthorizationRules
     let microserviceTokenLifetime: Duration
@@ -17,30 +17,22 @@ public struct AuthController: Sendable {
         self.microserviceTokenLifetime = microserviceTokenLifetime
     }
 
-    public static let routes: [Route] = [
-        Route("GET", "/auth/jwks", allow: Audience.everyone),
-        Route("POST", "/auth/tokens/verify", allow: Audience.signedIn),
-        Route("POST", "/auth/tokens/revoke", allow: Audience.signedIn),
-        Route("POST", "/auth/tokens/microservice", allow: Audience.admins),
-        Route("DELETE", "/auth/tokens/microservice/{name}", allow: Audience.admins),
-        Route("GET", "/auth/rules", allow: Audience.admins),
-        Route("PUT", "/auth/rules", allow: Audience.admins),
-        Route("DELETE", "/auth/rules", allow: Audience.admins),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.get, "/auth/jwks", allow: Audience.everyone) { controller in { _, _ in JSONResponse(controller.authority.jwks) } },
+        Endpoint(.post, "/auth/tokens/verify", allow: Audience.signedIn, Self.verify),
+        Endpoint(.post, "/auth/tokens/revoke", allow: Audience.signedIn, Self.revoke),
+        Endpoint(.post, "/auth/tokens/microservice", allow: Audience.admins, Self.issueMicroservice),
+        Endpoint(.delete, "/auth/tokens/microservice/{name}", allow: Audience.admins, Self.retireMicroservice),
+        Endpoint(.get, "/auth/rules", allow: Audience.admins) { controller in { _, _ in JSONResponse(RuleSet(rules: controller.rules.rules)) } },
+        Endpoint(.put, "/auth/rules", allow: Audience.admins, Self.replaceRules),
+        Endpoint(.delete, "/auth/rules", allow: Audience.admins, Self.resetRules),
     ]
 
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.get("jwks") { _, _ in JSONResponse(authority.jwks) }
-        group.post("tokens/verify", use: verify)
-        group.post("tokens/revoke", use: revoke)
-        group.post("tokens/microservice", use: issueMicroservice)
-        group.delete("tokens/microservice/{name}", use: retireMicroservice)
-        group.get("rules") { _, _ in JSONResponse(RuleSet(rules: rules.rules)) }
-        group.put("rules", use: replaceRules)
-        group.delete("rules") { _, _ in
-            try await authority.repository.saveRules(nil)
-            rules.replace(with: [])
-            return JSONResponse(RuleSet(rules: rules.rules))
-        }
+    /// Back to every route's default rule.
+    @Sendable func resetRules(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<RuleSet> {
+        try await authority.repository.saveRules(nil)
+        rules.replace(with: [])
+        return JSONResponse(RuleSet(rules: rules.rules))
     }
 
     struct TokenBody: Decodable {

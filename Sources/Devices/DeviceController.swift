@@ -6,7 +6,7 @@ import Foundation
 import Hummingbird
 
 /// `/devices`: the registry, geo queries, and device data.
-public struct DeviceController: Sendable {
+public struct DeviceController: HTTPController {
     let repository: any DeviceRepository
     let history: any HistoryClient
     /// Where written readings go, and the device cache this controller keeps current.
@@ -34,32 +34,19 @@ public struct DeviceController: Sendable {
         self.channels = channels
     }
 
-    public static let routes: [Route] = [
-        Route("POST", "/devices", allow: Audience.signedIn),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.post, "/devices", allow: Audience.signedIn, Self.register),
         // Public devices are readable without a token (the web map); the rest by who may read them.
-        Route("GET", "/devices", allow: Audience.everyone),
-        Route("GET", "/devices/{id}", allow: Audience.everyone),
-        Route("PATCH", "/devices/{id}", allow: Audience.signedIn),
-        Route("DELETE", "/devices/{id}", allow: Audience.signedIn),
-        Route("POST", "/devices/{id}/data", allow: Audience.signedIn),
-        Route("GET", "/devices/{id}/data/latest", allow: Audience.everyone),
-        Route("POST", "/devices/{id}/credentials", allow: Audience.signedIn),
-        Route("POST", "/devices/{id}/commands", allow: Audience.signedIn),
-        Route("GET", "/devices/{id}/commands/{commandId}", allow: Audience.signedIn),
+        Endpoint(.get, "/devices", allow: Audience.everyone, Self.list),
+        Endpoint(.get, "/devices/{id}", allow: Audience.everyone, Self.get),
+        Endpoint(.patch, "/devices/{id}", allow: Audience.signedIn, Self.update),
+        Endpoint(.delete, "/devices/{id}", allow: Audience.signedIn, Self.delete),
+        Endpoint(.post, "/devices/{id}/data", allow: Audience.signedIn, Self.write),
+        Endpoint(.get, "/devices/{id}/data/latest", allow: Audience.everyone, Self.latest),
+        Endpoint(.post, "/devices/{id}/credentials", allow: Audience.signedIn, Self.renewCredentials),
+        Endpoint(.post, "/devices/{id}/commands", allow: Audience.signedIn, Self.sendCommand),
+        Endpoint(.get, "/devices/{id}/commands/{commandId}", allow: Audience.signedIn, Self.getCommand),
     ]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.post(use: register)
-        group.get(use: list)
-        group.get("{id}", use: get)
-        group.patch("{id}", use: update)
-        group.delete("{id}", use: delete)
-        group.post("{id}/data", use: write)
-        group.get("{id}/data/latest", use: latest)
-        group.post("{id}/credentials", use: renewCredentials)
-        group.post("{id}/commands", use: sendCommand)
-        group.get("{id}/commands/{commandId}", use: getCommand)
-    }
 
     static let maximumCommandBytes = 64 * 1024
 

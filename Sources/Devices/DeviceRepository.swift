@@ -54,7 +54,7 @@ extension SQLDeviceRepository {
 
     /// The device's row, whatever else the backend keeps.
     func read(id: String) async throws -> Device? {
-        try await database.query("SELECT \(Self.columns) FROM devices WHERE id = $1", .text(id)).first.map(Self.decode)
+        try await database.query(prepared: "SELECT \(Self.columns) FROM devices WHERE id = $1", .text(id)).first.map(Self.decode)
     }
 
     public func list(_ filter: DeviceFilter) async throws -> [Device] {
@@ -62,8 +62,9 @@ extension SQLDeviceRepository {
         var conditions = Self.conditions(filter)
         if case .id(let id) = filter.after { conditions.add("id", ">", .text(id)) }
         let limit = conditions.bind(.integer(Int64(filter.limit)))
+        // One text per combination of filters: prepared.
         return try await database.query(
-            "SELECT \(Self.columns) FROM devices \(conditions.whereClause) ORDER BY id LIMIT \(limit)",
+            prepared: "SELECT \(Self.columns) FROM devices \(conditions.whereClause) ORDER BY id LIMIT \(limit)",
             conditions.binds
         ).map(Self.decode)
     }

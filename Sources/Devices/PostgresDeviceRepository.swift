@@ -41,7 +41,7 @@ public struct PostgresDeviceRepository: SQLDeviceRepository {
         let within = conditions.bind(.real(radius))
         let limit = conditions.bind(.integer(Int64(filter.limit)))
         return try await database.query(
-            """
+            prepared: """
             SELECT * FROM (
                 SELECT \(Self.columns), \(distance) AS distance FROM devices \(conditions.whereClause)
                 ORDER BY location <-> \(origin) LIMIT \(scanned)

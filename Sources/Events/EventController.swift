@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// `/events`: the event stream for HTTP clients, as Server-Sent Events or over a WebSocket,
 /// filtered by type, category, device and bounding box, and limited to the devices the caller
 /// may read (anonymous callers see public devices).
-public struct EventController: Sendable {
+public struct EventController: HTTPController {
     let bus: EventBus
     /// Asked while a stream runs whether its token still stands: a stream ends when its token is
     /// revoked, expires or is retired, as the next request with that token would be refused.
@@ -50,14 +50,13 @@ public struct EventController: Sendable {
         while authority.isCurrent(principal) { try await Task.sleep(for: tokenCheck) }
     }
 
-    public static let routes: [Route] = [
-        Route("GET", "/events", allow: Audience.everyone),
-        Route("GET", "/events/ws", allow: Audience.everyone),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.get, "/events", allow: Audience.everyone, Self.serverSentEvents),
+        Endpoint(Route("GET", "/events/ws", allow: Audience.everyone)) { controller, path, router in controller.addWebSocketRoute(path, to: router) },
     ]
 
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.get(use: serverSentEvents)
-        group.ws("ws", shouldUpgrade: { request, context in
+    func addWebSocketRoute(_ path: RouterPath, to router: Router<CMCRequestContext>) {
+        router.ws(path, shouldUpgrade: { request, context in
             // Parsed here so a bad filter is a 400 rather than a socket that closes at once.
             _ = try Self.filter(request, principal: context.principal)
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {

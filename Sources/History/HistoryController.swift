@@ -3,7 +3,7 @@ import CMCCore
 import Hummingbird
 
 /// `/history`: every stored reading, the latest of each device, and aggregates per time bucket.
-public struct HistoryController: Sendable {
+public struct HistoryController: HTTPController {
     let repository: any ReadingRepository
     let devices: any DeviceDirectory
     /// A caller who is not an admin and names no device is limited to this many readable devices.
@@ -14,18 +14,12 @@ public struct HistoryController: Sendable {
         self.devices = devices
     }
 
-    public static let routes: [Route] = [
+    public static let endpoints: [Endpoint<Self>] = [
         // Public devices' history is open to everyone (the web map); the rest to who may read the device.
-        Route("GET", "/history", allow: Audience.everyone),
-        Route("GET", "/history/{deviceId}/latest", allow: Audience.everyone),
-        Route("GET", "/history/{deviceId}/aggregate", allow: Audience.everyone),
+        Endpoint(.get, "/history", allow: Audience.everyone, Self.list),
+        Endpoint(.get, "/history/{deviceId}/latest", allow: Audience.everyone, Self.latest),
+        Endpoint(.get, "/history/{deviceId}/aggregate", allow: Audience.everyone, Self.aggregate),
     ]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.get(use: list)
-        group.get("{deviceId}/latest", use: latest)
-        group.get("{deviceId}/aggregate", use: aggregate)
-    }
 
     struct Page: Encodable, Sendable, JSONWritable {
         let readings: [Reading]

@@ -63,22 +63,27 @@ extension SQLReadingRepository {
         let latestReadings = Array(latest.values)
         return try await database.transaction { tx in
             var stored = 0
+            // A single reading (a REST write, a lone MQTT message) is the common case: its two
+            // statements are prepared; a batch's text varies with its size and is not.
+            @discardableResult func run(_ sql: String, rows: Int, _ binds: [SQLValue]) async throws -> [SQLRow] {
+                rows == 1 ? try await tx.query(prepared: sql, binds) : try await tx.query(sql, binds)
+            }
             // 5 binds a row; chunks stay far below either backend's parameter limit.
             for chunk in readings.chunked(400) {
-                stored += try await tx.query(
+                stored += try await run(
                     "INSERT INTO readings (\(Self.columns)) VALUES \(Self.placeholders(rows: chunk.count)) ON CONFLICT (device_id, ts) DO NOTHING RETURNING ts",
-                    chunk.flatMap(Self.binds)
+                    rows: chunk.count, chunk.flatMap(Self.binds)
                 ).count
             }
             for chunk in latestReadings.chunked(400) {
-                try await tx.query(
+                try await run(
                     """
                     INSERT INTO latest_readings (\(Self.columns)) VALUES \(Self.placeholders(rows: chunk.count))
                     ON CONFLICT (device_id) DO UPDATE SET ts = excluded.ts, category = excluded.category,
                         connector = excluded.connector, payload = excluded.payload
                     WHERE excluded.ts >= latest_readings.ts
                     """,
-                    chunk.flatMap(Self.binds)
+                    rows: chunk.count, chunk.flatMap(Self.binds)
                 )
             }
             return stored
@@ -113,7 +118,7 @@ extension SQLReadingRepository {
     }
 
     func selectLatest(device: String) async throws -> Reading? {
-        try await database.query("SELECT \(Self.columns) FROM latest_readings WHERE device_id = $1", .text(device)).first.map(Self.decode)
+        try await database.query(prepared: "SELECT \(Self.columns) FROM latest_readings WHERE device_id = $1", .text(device)).first.map(Self.decode)
     }
 
     func selectLatest(devices: [String]) async throws -> [String: Reading] {

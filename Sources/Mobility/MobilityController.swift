@@ -9,7 +9,7 @@ import Persistence
 /// `/mobility/around`: the driver's question of the CMC scenario in one call — parking areas near
 /// a destination with their availability, and around each the traffic, buses, shared cars and
 /// bikes, every one with its latest data.
-public struct MobilityController: Sendable {
+public struct MobilityController: HTTPController {
     let devices: any DeviceRepository
     let readings: any ReadingRepository
     let timetables: Timetables
@@ -25,11 +25,9 @@ public struct MobilityController: Sendable {
         self.timetables = timetables
     }
 
-    public static let routes: [Route] = [Route("GET", "/mobility/around", allow: Audience.everyone)]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.get("around", use: around)
-    }
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.get, "/mobility/around", allow: Audience.everyone, Self.around),
+    ]
 
     struct Nearby: JSONWritable {
         var device: Device

@@ -6,39 +6,24 @@ import Hummingbird
 
 /// `/persistence/sources`: the polled data sources, their status, and operators' changes to them;
 /// `/devices/{id}/departures`: the next buses from a stop, from the GTFS timetables read.
-public struct PersistenceController: Sendable {
+public struct PersistenceController: HTTPController {
     let scheduler: PersistenceScheduler
 
     public init(scheduler: PersistenceScheduler) { self.scheduler = scheduler }
 
     static let operators: [Audience] = [.microservice, .admin, .operator]
 
-    public static let routes: [Route] = [
-        Route("GET", "/persistence/sources", allow: operators),
-        Route("POST", "/persistence/sources", allow: operators),
-        Route("GET", "/persistence/sources/{id}", allow: operators),
-        Route("PUT", "/persistence/sources/{id}", allow: operators),
-        Route("DELETE", "/persistence/sources/{id}", allow: operators),
-        Route("POST", "/persistence/sources/{id}/run", allow: operators),
-        Route("POST", "/persistence/sources/{id}/pause", allow: operators),
-        Route("POST", "/persistence/sources/{id}/resume", allow: operators),
-        Route("GET", "/devices/{id}/departures", allow: Audience.everyone),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.get, "/persistence/sources", allow: operators, Self.list),
+        Endpoint(.post, "/persistence/sources", allow: operators, Self.create),
+        Endpoint(.get, "/persistence/sources/{id}", allow: operators, Self.get),
+        Endpoint(.put, "/persistence/sources/{id}", allow: operators, Self.replace),
+        Endpoint(.delete, "/persistence/sources/{id}", allow: operators, Self.delete),
+        Endpoint(.post, "/persistence/sources/{id}/run", allow: operators, Self.run),
+        Endpoint(.post, "/persistence/sources/{id}/pause", allow: operators) { controller in { _, context in try await controller.setPaused(true, context) } },
+        Endpoint(.post, "/persistence/sources/{id}/resume", allow: operators) { controller in { _, context in try await controller.setPaused(false, context) } },
+        Endpoint(.get, "/devices/{id}/departures", allow: Audience.everyone, Self.departures),
     ]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.get(use: list)
-        group.post(use: create)
-        group.get("{id}", use: get)
-        group.put("{id}", use: replace)
-        group.delete("{id}", use: delete)
-        group.post("{id}/run", use: run)
-        group.post("{id}/pause") { _, context in try await self.setPaused(true, context) }
-        group.post("{id}/resume") { _, context in try await self.setPaused(false, context) }
-    }
-
-    public func addDepartureRoutes(to devices: RouterGroup<CMCRequestContext>) {
-        devices.get("{id}/departures", use: departures)
-    }
 
     struct Sources: Encodable, Sendable {
         let sources: [SourceRecord]

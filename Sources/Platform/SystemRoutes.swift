@@ -5,13 +5,18 @@ import Hummingbird
 import Prometheus
 
 /// `/health`, `/metrics` and `/openapi.json`.
-struct SystemRoutes: Sendable {
+struct SystemRoutes: HTTPController {
     let database: any Database
 
-    static let routes: [Route] = [
-        Route("GET", "/health", allow: Audience.everyone),
-        Route("GET", "/metrics", allow: Audience.everyone),
-        Route("GET", "/openapi.json", allow: Audience.everyone),
+    static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.get, "/health", allow: Audience.everyone, Self.health),
+        Endpoint(.get, "/metrics", allow: Audience.everyone) { _ in { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: PlatformMetrics.registry.emitToBuffer())))
+        } },
+        Endpoint(.get, "/openapi.json", allow: Audience.everyone) { _ in { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        } },
     ]
 
     struct Health: Encodable, Sendable {
@@ -19,18 +24,8 @@ struct SystemRoutes: Sendable {
         let database: String
     }
 
-    func addRoutes(to router: Router<CMCRequestContext>) {
-        router.get("health") { _, _ in
-            JSONResponse(Health(status: "ok", database: database.dialect.rawValue))
-        }
-        router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: PlatformMetrics.registry.emitToBuffer())))
-        }
-        let document = OpenAPIDocument.bytes
-        router.get("openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
-        }
+    @Sendable func health(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Health> {
+        JSONResponse(Health(status: "ok", database: database.dialect.rawValue))
     }
 }
 

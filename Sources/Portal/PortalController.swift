@@ -10,7 +10,7 @@ import NIOHTTP1
 /// The web map: its static files (`portal/`), Leaflet from where Debian installs it, and base-map
 /// tiles relayed from `CMC_TILE_URL`. A tile that cannot be had is answered with a transparent
 /// one, so the map shows its layers on a plain background and the browser reports no error.
-public struct PortalController: Sendable {
+public struct PortalController: HTTPController {
     public struct Configuration: Sendable {
         /// The portal's files; not served when nil.
         public var directory: URL?
@@ -38,7 +38,7 @@ public struct PortalController: Sendable {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
-    public static let routes: [Route] = [Route("GET", "/tiles/{z}/{x}/{y}", allow: Audience.everyone)]
+    public static let endpoints: [Endpoint<Self>] = [Endpoint(.get, "/tiles/{z}/{x}/{y}", allow: Audience.everyone, Self.relayTile)]
 
     /// Static files go after the error middleware and before authorization, so only requests no
     /// route answers reach them.
@@ -52,16 +52,15 @@ public struct PortalController: Sendable {
         return middlewares
     }
 
-    public func addRoutes(to router: Router<CMCRequestContext>) {
-        router.get("tiles/{z}/{x}/{y}") { _, context -> Response in
-            let z = try context.parameters.require("z", as: Int.self)
-            let x = try context.parameters.require("x", as: Int.self)
-            let yText = try context.parameters.require("y")
-            guard let y = Int(yText.split(separator: ".").first ?? ""), (0...22).contains(z), (0..<(1 << z)).contains(x), (0..<(1 << z)).contains(y) else {
-                throw APIError.invalid("tile", "z must be 0-22 and x, y within 0..<2^z")
-            }
-            return Self.png(await tile(z: z, x: x, y: y))
+    /// A base-map tile, relayed or transparent.
+    @Sendable func relayTile(_ request: Request, context: CMCRequestContext) async throws -> Response {
+        let z = try context.parameters.require("z", as: Int.self)
+        let x = try context.parameters.require("x", as: Int.self)
+        let yText = try context.parameters.require("y")
+        guard let y = Int(yText.split(separator: ".").first ?? ""), (0...22).contains(z), (0..<(1 << z)).contains(x), (0..<(1 << z)).contains(y) else {
+            throw APIError.invalid("tile", "z must be 0-22 and x, y within 0..<2^z")
         }
+        return Self.png(await tile(z: z, x: x, y: y))
     }
 
     func tile(z: Int, x: Int, y: Int) async -> [UInt8] {

@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 
 /// `/users`: sign-up, sign-in, the caller's own account, and account management for admins.
-public struct UserController: Sendable {
+public struct UserController: HTTPController {
     let repository: any UserRepository
     let hasher: PasswordHasher
     let budget: PasswordCheckBudget
@@ -25,25 +25,15 @@ public struct UserController: Sendable {
         self.dependents = dependents
     }
 
-    public static let routes: [Route] = [
-        Route("POST", "/users", allow: Audience.everyone),
-        Route("POST", "/users/signin", allow: Audience.everyone),
-        Route("GET", "/users/me", allow: [.user]),
-        Route("GET", "/users", allow: Audience.admins),
-        Route("GET", "/users/{id}", allow: Audience.people),
-        Route("PATCH", "/users/{id}", allow: Audience.people),
-        Route("DELETE", "/users/{id}", allow: Audience.people),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.post, "/users", allow: Audience.everyone, Self.signUp),
+        Endpoint(.post, "/users/signin", allow: Audience.everyone, Self.signIn),
+        Endpoint(.get, "/users/me", allow: [.user], Self.me),
+        Endpoint(.get, "/users", allow: Audience.admins, Self.list),
+        Endpoint(.get, "/users/{id}", allow: Audience.people, Self.get),
+        Endpoint(.patch, "/users/{id}", allow: Audience.people, Self.update),
+        Endpoint(.delete, "/users/{id}", allow: Audience.people, Self.delete),
     ]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.post(use: signUp)
-        group.post("signin", use: signIn)
-        group.get("me", use: me)
-        group.get(use: list)
-        group.get("{id}", use: get)
-        group.patch("{id}", use: update)
-        group.delete("{id}", use: delete)
-    }
 
     // MARK: Bodies
 

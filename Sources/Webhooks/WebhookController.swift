@@ -7,7 +7,7 @@ import Outbound
 
 /// `/subscriptions`: webhooks. Each receives the events its filter admits among the devices its
 /// creator may read, POSTed as JSON with an `X-CMC-Signature: sha256=...` header over the body.
-public struct WebhookController: Sendable {
+public struct WebhookController: HTTPController {
     let repository: WebhookRepository
     let dispatcher: WebhookDispatcher
 
@@ -19,19 +19,12 @@ public struct WebhookController: Sendable {
     /// Subscriptions acting for one user: each holds a queue and a worker.
     static let maximumPerUser = 50
 
-    public static let routes: [Route] = [
-        Route("POST", "/subscriptions", allow: Audience.signedIn),
-        Route("GET", "/subscriptions", allow: Audience.signedIn),
-        Route("GET", "/subscriptions/{id}", allow: Audience.signedIn),
-        Route("DELETE", "/subscriptions/{id}", allow: Audience.signedIn),
+    public static let endpoints: [Endpoint<Self>] = [
+        Endpoint(.post, "/subscriptions", allow: Audience.signedIn, Self.create),
+        Endpoint(.get, "/subscriptions", allow: Audience.signedIn, Self.list),
+        Endpoint(.get, "/subscriptions/{id}", allow: Audience.signedIn, Self.get),
+        Endpoint(.delete, "/subscriptions/{id}", allow: Audience.signedIn, Self.delete),
     ]
-
-    public func addRoutes(to group: RouterGroup<CMCRequestContext>) {
-        group.post(use: create)
-        group.get(use: list)
-        group.get("{id}", use: get)
-        group.delete("{id}", use: delete)
-    }
 
     struct Answer: JSONWritable {
         let webhooks: [(Webhook, WebhookDispatcher.Counts)]

@@ -51,10 +51,10 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
         case .postgres:
             guard let url = Self.postgresURL else { throw StorageError.unsupportedURL("CMC_TEST_POSTGRES_URL is not set") }
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-            let admin = PostgresDatabase(configuration: try PostgresDatabase.configuration(url: url), logger: Self.logger)
+            let admin = try PostgresDatabase(url: url, logger: Self.logger)
             let separator = url.contains("?") ? "&" : "?"
             let schemaURL = url + separator + "search_path=\(schema),public"
-            let database = PostgresDatabase(configuration: try PostgresDatabase.configuration(url: schemaURL), logger: Self.logger)
+            let database = try PostgresDatabase(url: schemaURL, logger: Self.logger)
             return try await Self.running(admin) {
                 try await admin.query("CREATE SCHEMA \(schema)")
                 do {

@@ -38,6 +38,7 @@ struct OpenAPITests {
         let methods: Set<String> = ["get", "put", "post", "delete", "patch"]
         let documented = Set(paths.flatMap { path, item in item.keys.filter(methods.contains).map { "\($0.uppercased()) \(path)" } })
         let declared = Set(Platform.routes.map { "\($0.method) \($0.path)" })
+        #expect(declared.count == Platform.routes.count, "a route is declared twice")
         try await backend.withDatabase { database in
             let platform = try await Platform.prepare(database: database, configuration: TestPlatform.configuration(), logger: TestBackend.logger)
             // What the router itself holds, as Hummingbird lists it (`/devices/{id}` for a capture).

@@ -12,6 +12,11 @@ public protocol SQLExecutor: Sendable {
     var dialect: SQLDialect { get }
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+
+    /// Runs one of the hot path's statements, which the backend may keep prepared. `sql` must be
+    /// one of a few fixed texts (values in binds, never in the text).
+    @discardableResult
+    func query(prepared sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
 }
 
 /// A storage backend: runs queries and transactions, and is a `Service` the application runs.
@@ -29,6 +34,17 @@ extension SQLExecutor {
     @discardableResult
     public func query(_ sql: String, _ binds: SQLValue...) async throws -> [SQLRow] {
         try await query(sql, binds)
+    }
+
+    /// SQLite keeps every statement prepared already (`SQLiteConnection`).
+    @discardableResult
+    public func query(prepared sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await query(sql, binds)
+    }
+
+    @discardableResult
+    public func query(prepared sql: String, _ binds: SQLValue...) async throws -> [SQLRow] {
+        try await query(prepared: sql, binds)
     }
 
     public func executeScript(_ sql: String) async throws {

@@ -5,7 +5,7 @@ import Logging
 public enum DatabaseURL {
     public static func open(_ url: String, logger: Logger) async throws -> any Database {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            return PostgresDatabase(configuration: try PostgresDatabase.configuration(url: url), logger: logger)
+            return try PostgresDatabase(url: url, logger: logger)
         }
         if let path = sqlitePath(url) { return try await SQLiteDatabase.open(path: path) }
         throw StorageError.unsupportedURL(url)

@@ -8,11 +8,24 @@ import ServiceLifecycle
 public final class PostgresDatabase: Database {
     public let dialect = SQLDialect.postgres
     public let client: PostgresClient
+    /// Whether the hot statements are prepared on each connection; off for a pooler that hands
+    /// one session's statements to another (PgBouncer in transaction mode before 1.21).
+    let preparesStatements: Bool
     let logger: Logger
 
-    public init(configuration: PostgresClient.Configuration, logger: Logger) {
+    public init(configuration: PostgresClient.Configuration, preparesStatements: Bool = true, logger: Logger) {
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.preparesStatements = preparesStatements
         self.logger = logger
+    }
+
+    /// `postgres://user:password@host:port/database?search_path=schema&prepared_statements=off`
+    public convenience init(url: String, logger: Logger) throws {
+        let option = URLComponents(string: url)?.queryItems?.first { $0.name == "prepared_statements" }?.value
+        guard let prepares = option.map({ ["on": true, "off": false][$0] }) ?? true else {
+            throw StorageError.unsupportedURL("\(url): prepared_statements is on or off")
+        }
+        self.init(configuration: try Self.configuration(url: url), preparesStatements: prepares, logger: logger)
     }
 
     /// `postgres://user:password@host:port/database?search_path=schema`
@@ -44,9 +57,17 @@ public final class PostgresDatabase: Database {
         }
     }
 
+    public func query(prepared sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        guard preparesStatements, let slot = PreparedStatements.slot(sql, binds) else { return try await query(sql, binds) }
+        func run<S: StatementSlot>(_: S.Type) async throws -> [SQLRow] {
+            try await Self.collect(client.execute(SlotStatement<S>(bindings: Self.bindings(binds)), logger: logger))
+        }
+        return try await StorageMetrics.measure(.postgres, sql) { try await run(slot) }
+    }
+
     public func transaction<Result: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> Result) async throws -> Result {
         try await client.withTransaction(logger: logger) { connection in
-            try await body(Executor(connection: connection, logger: logger))
+            try await body(Executor(connection: connection, preparesStatements: preparesStatements, logger: logger))
         }
     }
 
@@ -58,6 +79,7 @@ public final class PostgresDatabase: Database {
 
     struct Executor: SQLExecutor {
         let connection: PostgresConnection
+        let preparesStatements: Bool
         let logger: Logger
         var dialect: SQLDialect { .postgres }
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
@@ -65,9 +87,21 @@ public final class PostgresDatabase: Database {
                 try await PostgresDatabase.collect(connection.query(PostgresDatabase.query(sql, binds), logger: logger))
             }
         }
+
+        func query(prepared sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+            guard preparesStatements, let slot = PreparedStatements.slot(sql, binds) else { return try await query(sql, binds) }
+            func run<S: StatementSlot>(_: S.Type) async throws -> [SQLRow] {
+                try await PostgresDatabase.collect(connection.execute(SlotStatement<S>(bindings: PostgresDatabase.bindings(binds)), logger: logger))
+            }
+            return try await StorageMetrics.measure(.postgres, sql) { try await run(slot) }
+        }
     }
 
     static func query(_ sql: String, _ binds: [SQLValue]) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: sql, binds: bindings(binds))
+    }
+
+    static func bindings(_ binds: [SQLValue]) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: binds.count)
         for value in binds {
             switch value {
@@ -79,10 +113,10 @@ public final class PostgresDatabase: Database {
             case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
             }
         }
-        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+        return bindings
     }
 
-    static func collect(_ sequence: PostgresRowSequence) async throws -> [SQLRow] {
+    static func collect<Rows: AsyncSequence>(_ sequence: Rows) async throws -> [SQLRow] where Rows.Element == PostgresRow {
         var rows: [SQLRow] = []
         var columns: SQLColumns?
         for try await row in sequence {
