@@ -9,8 +9,8 @@ public struct AppController: HTTPController {
     let authority: TokenAuthority
     let tokenLifetime: Duration
 
-    public init(database: any Database, authority: TokenAuthority, tokenLifetime: Duration = .seconds(86400)) {
-        self.repository = SQLAppRepository(database: database)
+    public init(repository: any AppRepository, authority: TokenAuthority, tokenLifetime: Duration = .seconds(86400)) {
+        self.repository = repository
         self.authority = authority
         self.tokenLifetime = tokenLifetime
     }

@@ -1,7 +1,7 @@
 import CMCCore
 
 /// The App service's table.
-protocol AppRepository: Sendable {
+public protocol AppRepository: Sendable {
     func insert(_ app: ThirdPartyApp, secretHash: String) async throws
     func find(id: String) async throws -> (app: ThirdPartyApp, secretHash: String)?
     func list(ownerID: String?, limit: Int, after: String?) async throws -> [ThirdPartyApp]
@@ -12,11 +12,13 @@ protocol AppRepository: Sendable {
 }
 
 /// The App table uses the same SQL on SQLite and PostgreSQL.
-struct SQLAppRepository: AppRepository {
+public struct SQLAppRepository: AppRepository {
     let database: any Database
+
+    public init(database: any Database) { self.database = database }
     static let columns = "id, owner_id, name, description, secret_hash, created_at, updated_at"
 
-    func insert(_ app: ThirdPartyApp, secretHash: String) async throws {
+    public func insert(_ app: ThirdPartyApp, secretHash: String) async throws {
         try await database.query(
             "INSERT INTO apps (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             .text(app.id), .text(app.ownerID), .text(app.name), .text(app.description), .text(secretHash),
@@ -24,12 +26,12 @@ struct SQLAppRepository: AppRepository {
         )
     }
 
-    func find(id: String) async throws -> (app: ThirdPartyApp, secretHash: String)? {
+    public func find(id: String) async throws -> (app: ThirdPartyApp, secretHash: String)? {
         guard let row = try await database.query("SELECT \(Self.columns) FROM apps WHERE id = $1", .text(id)).first else { return nil }
         return (try Self.decode(row), try row.string("secret_hash"))
     }
 
-    func list(ownerID: String?, limit: Int, after: String?) async throws -> [ThirdPartyApp] {
+    public func list(ownerID: String?, limit: Int, after: String?) async throws -> [ThirdPartyApp] {
         var conditions = SQLConditions()
         if let ownerID { conditions.add("owner_id", "=", .text(ownerID)) }
         if let after { conditions.add("id", ">", .text(after)) }
@@ -39,25 +41,25 @@ struct SQLAppRepository: AppRepository {
         ).map(Self.decode)
     }
 
-    func update(_ app: ThirdPartyApp) async throws {
+    public func update(_ app: ThirdPartyApp) async throws {
         try await database.query(
             "UPDATE apps SET name = $2, description = $3, updated_at = $4 WHERE id = $1",
             .text(app.id), .text(app.name), .text(app.description), .integer(app.updatedAt.microseconds)
         )
     }
 
-    func updateSecret(id: String, secretHash: String) async throws {
+    public func updateSecret(id: String, secretHash: String) async throws {
         try await database.query(
             "UPDATE apps SET secret_hash = $2, updated_at = $3 WHERE id = $1",
             .text(id), .text(secretHash), .integer(Timestamp.now().microseconds)
         )
     }
 
-    func delete(id: String) async throws {
+    public func delete(id: String) async throws {
         try await database.query("DELETE FROM apps WHERE id = $1", .text(id))
     }
 
-    func deleteAll(ownerID: String) async throws {
+    public func deleteAll(ownerID: String) async throws {
         try await database.query("DELETE FROM apps WHERE owner_id = $1", .text(ownerID))
     }
 

@@ -5,7 +5,7 @@ import CMCCore
 public struct OwnedApps: AccountDependents {
     let repository: any AppRepository
 
-    public init(database: any Database) { self.repository = SQLAppRepository(database: database) }
+    public init(repository: any AppRepository) { self.repository = repository }
 
     public func removeAll(ownedBy userID: String) async throws {
         try await repository.deleteAll(ownerID: userID)

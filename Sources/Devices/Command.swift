@@ -45,6 +45,18 @@ public protocol CommandChannel: Sendable {
     func send(_ command: Command) async throws
 }
 
+/// Where a channel reports what a device answered: the Devices service, which keeps commands.
+public protocol CommandAnswers: Sendable {
+    /// Records the device's answer; nothing when the command is not that device's or is settled.
+    func answer(id: String, device: String, status: Command.Status, result: JSONValue?) async throws
+}
+
+extension CommandRepository: CommandAnswers {
+    public func answer(id: String, device: String, status: Command.Status, result: JSONValue?) async throws {
+        _ = try await update(id: id, device: device, to: status, result: result)
+    }
+}
+
 extension Command: JSONWritable {
     /// The same members and order as its `Encodable` form with sorted keys, written directly.
     public func write(to writer: inout JSONWriter) {

@@ -11,14 +11,14 @@ import ServiceLifecycle
 public final class MQTTCommands: CommandChannel, Service, Sendable {
     let client: MQTTClient
     let root: String
-    let commands: CommandRepository
+    let answers: any CommandAnswers
     let logger: Logger
     private let connection = ConnectionSignal()
 
-    public init(endpoint: MQTTEndpoint, commands: CommandRepository, root: String = "cmc", logger: Logger) throws {
+    public init(endpoint: MQTTEndpoint, answers: any CommandAnswers, root: String = "cmc", logger: Logger) throws {
         client = try MQTTClient(clientID: "cmc-commands-\(UUID().uuidString.prefix(8))", cleanSession: true, endpoint: endpoint)
         self.root = root
-        self.commands = commands
+        self.answers = answers
         self.logger = logger
     }
 
@@ -79,7 +79,7 @@ public final class MQTTCommands: CommandChannel, Service, Sendable {
         }
         do {
             // Only the device the command was for can answer it.
-            try await commands.update(id: id, device: device, to: status, result: result)
+            try await answers.answer(id: id, device: device, status: status, result: result)
         } catch {
             logger.error("recording a command acknowledgement failed", metadata: ["command": "\(id)", "error": "\(error)"])
         }

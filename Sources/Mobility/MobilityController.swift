@@ -10,8 +10,8 @@ import Persistence
 /// a destination with their availability, and around each the traffic, buses, shared cars and
 /// bikes, every one with its latest data.
 public struct MobilityController: HTTPController {
-    let devices: any DeviceRepository
-    let readings: any ReadingRepository
+    let devices: any DevicesClient
+    let history: any HistoryClient
     let timetables: Timetables
 
     /// How far from a parking area each service is looked for, as in the CMC-IoT evaluation.
@@ -19,9 +19,9 @@ public struct MobilityController: HTTPController {
         ("traffic", "traffic", 500), ("busStops", "bus_stop", 200), ("carsharing", "carsharing", 300), ("bikesharing", "bikesharing", 500),
     ]
 
-    public init(devices: any DeviceRepository, readings: any ReadingRepository, timetables: Timetables) {
+    public init(devices: any DevicesClient, history: any HistoryClient, timetables: Timetables) {
         self.devices = devices
-        self.readings = readings
+        self.history = history
         self.timetables = timetables
     }
 
@@ -108,16 +108,16 @@ public struct MobilityController: HTTPController {
         let visibleTo = DeviceAccess.visibility(caller)
         let now = Timestamp.now()
 
-        let found = try await devices.list(DeviceFilter(category: "parking", near: (point, radius), visibleTo: visibleTo, limit: limit))
-        let parkingLatest = try await readings.latest(devices: found.map(\.id))
+        let found = try await devices.devices(DeviceFilter(category: "parking", near: (point, radius), visibleTo: visibleTo, limit: limit))
+        let parkingLatest = try await history.latest(devices: found.map(\.id))
         var parkings: [Parking] = []
         for parking in found {
             guard let location = parking.location else { continue }
             var around: [(key: String, radius: Double, items: [Nearby])] = []
             for service in Self.services {
-                let nearby = try await devices.list(DeviceFilter(category: service.category, near: (location, service.radius), visibleTo: visibleTo, limit: 50))
+                let nearby = try await devices.devices(DeviceFilter(category: service.category, near: (location, service.radius), visibleTo: visibleTo, limit: 50))
                 // One query for the latest readings of the whole list.
-                let latest = try await readings.latest(devices: nearby.map(\.id))
+                let latest = try await history.latest(devices: nearby.map(\.id))
                 let items = nearby.map { device in
                     Nearby(device: device, latest: latest[device.id],
                            departures: service.category == "bus_stop" ? timetables.departures(device: device.id, from: now, limit: departureCount)?.departures ?? [] : nil)

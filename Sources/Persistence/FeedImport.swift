@@ -1,6 +1,5 @@
 import CMCCore
 import Devices
-import Events
 import Feeds
 import History
 
@@ -8,18 +7,17 @@ import History
 /// them when their static data changes, stores each observation once, and announces both.
 /// A feed that shrinks deletes nothing.
 public struct FeedImport: Sendable {
-    let devices: any DeviceRepository
+    /// The registry, which announces what the feed registers and changes.
+    let devices: any DevicesClient
     /// Where observations go, like every reading; its device cache spares unchanged feed entries
     /// a query.
     let ingest: ReadingIngest
-    let events: EventBus?
     /// Owner of the devices feeds register; they are public.
     let owner: String
 
-    public init(devices: any DeviceRepository, ingest: ReadingIngest, events: EventBus?, owner: String = "persistence") {
+    public init(devices: any DevicesClient, ingest: ReadingIngest, owner: String = "persistence") {
         self.devices = devices
         self.ingest = ingest
-        self.events = events
         self.owner = owner
     }
 
@@ -63,11 +61,9 @@ public struct FeedImport: Sendable {
                 changed.append(updated)
             }
         }
-        if !created.isEmpty { try await devices.insert(contentsOf: created) }
+        try await devices.register(created)
         for device in changed { try await devices.update(device) }
-        for device in created + changed { ingest.lookup.remember(device) }
         outcome.devicesChanged = created.count + changed.count
-        events?.publish(created.map { Event(.deviceCreated, device: $0) } + changed.map { Event(.deviceChanged, device: $0) })
 
         var stored: [Reading] = []
         var owners: [String: Device] = [:]

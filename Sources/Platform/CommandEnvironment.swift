@@ -18,17 +18,24 @@ public struct CommandEnvironment: Sendable {
 
     /// Runs `body` with the platform prepared (migrated) and its database running.
     public func withPlatform<Result: Sendable>(_ body: @escaping @Sendable (Platform) async throws -> Result) async throws -> Result {
+        let environment = self
+        return try await withDatabase { database in try await body(environment.platform(on: database)) }
+    }
+
+    /// The platform on a database that runs: migrated, keys and rules loaded.
+    public func platform(on database: any Database) async throws -> Platform {
+        try await Platform.prepare(database: database, configuration: configuration, logger: logger)
+    }
+
+    /// Runs `body` with the configured database open and running, and closes it after: for the
+    /// tools that read the database itself (migration status, benchmarks).
+    public func withDatabase<Result: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> Result) async throws -> Result {
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
-        let configuration = self.configuration
-        let logger = self.logger
         let outcome: Swift.Result<Result, any Error>
         do {
             outcome = .success(try await withThrowingTaskGroup(of: Result?.self) { group in
                 group.addTask { try await database.run(); return nil }
-                group.addTask {
-                    let platform = try await Platform.prepare(database: database, configuration: configuration, logger: logger)
-                    return try await body(platform)
-                }
+                group.addTask { try await body(database) }
                 defer { group.cancelAll() }
                 while let next = try await group.next() {
                     if let next { return next }

@@ -25,15 +25,15 @@ import Users
 /// Every service of the platform over one database, ready to serve.
 public struct Platform: Sendable {
     public let configuration: PlatformConfiguration
-    public let database: any Database
+    let database: any Database
     public let authority: TokenAuthority
     public let rules: AuthorizationRules
     public let users: UserController
     public let apps: AppController
     public let devices: DeviceController
-    public let deviceRepository: any DeviceRepository
     public let history: HistoryController
-    public let readings: any ReadingRepository
+    /// How one service reaches another; what a tool or another service may call.
+    public let clients: ServiceClients
     /// Every device change and reading, for `/events`, the broker and webhooks.
     public let events: EventBus
     public let webhooks: WebhookController
@@ -65,23 +65,13 @@ public struct Platform: Sendable {
             rules.replace(with: saved.filter { known.contains("\($0.method) \($0.path)") })
         }
 
-        let deviceRepository: any DeviceRepository
-        let readings: any ReadingRepository
-        switch database.dialect {
-        case .sqlite:
-            let devices = SQLiteDeviceRepository(database: database)
-            try await devices.dropRetiredTrees()
-            // At start rather than in the first "near" request, which would wait for it.
-            try await devices.loadGrid()
-            deviceRepository = devices
-            readings = SQLiteReadingRepository(database: database, cachedDevices: configuration.latestReadingsInMemory)
-        case .postgres:
-            deviceRepository = PostgresDeviceRepository(database: database)
-            readings = PostgresReadingRepository(database: database)
-        }
+        let deviceRepository = try await DeviceStorage.open(on: database)
+        let readings = ReadingStorage.open(on: database, latestInMemory: configuration.latestReadingsInMemory)
+        let history = LocalHistory(repository: readings)
         let events = EventBus()
         let lookup = DeviceLookup(repository: deviceRepository, events: events)
-        let ingest = ReadingIngest(lookup: lookup, history: LocalHistory(repository: readings), events: events)
+        let clients = ServiceClients(devices: LocalDevices(repository: deviceRepository, lookup: lookup, events: events), history: history)
+        let ingest = ReadingIngest(lookup: lookup, history: history, events: events)
         var accounts: [String: any DeviceAccounts] = [:]
         var channels: [String: any CommandChannel] = [:]
         let commands = CommandRepository(database: database)
@@ -93,7 +83,7 @@ public struct Platform: Sendable {
             let endpoint = try MQTTEndpoint(url: url)
             let brokerAccounts = try BrokerAccounts(endpoint: endpoint)
             accounts["mqtt"] = brokerAccounts
-            let mqttCommands = try MQTTCommands(endpoint: endpoint, commands: commands, logger: logger)
+            let mqttCommands = try MQTTCommands(endpoint: endpoint, answers: commands, logger: logger)
             channels["mqtt"] = mqttCommands
             managing += [brokerAccounts, mqttCommands]
             taking.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
@@ -110,11 +100,11 @@ public struct Platform: Sendable {
         if let port = configuration.coapPort {
             taking.append(try CoAPIngest(
                 configuration: .init(host: configuration.host, port: port, securePort: configuration.coapsPort),
-                keys: coapKeys, ingest: ingest, history: LocalHistory(repository: readings), logger: logger))
+                keys: coapKeys, ingest: ingest, history: history, logger: logger))
         }
         let persistence = PersistenceScheduler(
             repository: SourceRepository(database: database),
-            importer: FeedImport(devices: deviceRepository, ingest: ingest, events: events),
+            importer: FeedImport(devices: clients.devices, ingest: ingest),
             connectorsDirectory: configuration.connectorsDirectory, outbound: configuration.outbound, logger: logger)
         if let directory = configuration.connectorsDirectory {
             try await persistence.synchronize(files: SourceFiles.load(directory: directory))
@@ -126,22 +116,23 @@ public struct Platform: Sendable {
         // readings in finishes its batches, then commands and accounts, then what publishes the
         // events of those last batches; the database is closed after all of them (see `serve`).
         let services = publishing + managing + taking
-        let users = UserController(database: database, hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
+        let appRepository = SQLAppRepository(database: database)
+        let users = UserController(repository: SQLUserRepository(database: database), attempts: SigninAttempts(database: database),
+                                   hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
                                    budget: PasswordCheckBudget(limits: configuration.passwordChecks),
                                    tokenLifetime: configuration.userTokenLifetime,
-                                   dependents: [OwnedApps(database: database), OwnedSubscriptions(repository: webhookRepository, dispatcher: dispatcher)])
+                                   dependents: [OwnedApps(repository: appRepository), OwnedSubscriptions(repository: webhookRepository, dispatcher: dispatcher)])
         if let email = configuration.adminEmail, let password = configuration.adminPassword,
            let admin = try await users.ensureAdmin(email: email, password: password) {
             logger.notice("created the first admin", metadata: ["email": "\(admin.email)"])
         }
         return Platform(
             configuration: configuration, database: database, authority: authority, rules: rules, users: users,
-            apps: AppController(database: database, authority: authority, tokenLifetime: configuration.appTokenLifetime),
-            devices: DeviceController(repository: deviceRepository, history: LocalHistory(repository: readings), ingest: ingest, accounts: accounts,
+            apps: AppController(repository: appRepository, authority: authority, tokenLifetime: configuration.appTokenLifetime),
+            devices: DeviceController(repository: deviceRepository, history: history, ingest: ingest, accounts: accounts,
                                       commands: commands, channels: channels, events: events, reservations: persistence),
-            deviceRepository: deviceRepository,
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
-            readings: readings, events: events,
+            clients: clients, events: events,
             webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), persistence: persistence,
             services: services, ingest: ingest, logger: logger
         )
@@ -167,7 +158,7 @@ public struct Platform: Sendable {
         webhooks.addRoutes(to: router)
         PersistenceController(scheduler: persistence).addRoutes(to: router)
         portal.addRoutes(to: router)
-        MobilityController(devices: deviceRepository, readings: readings, timetables: persistence.timetables).addRoutes(to: router)
+        MobilityController(devices: clients.devices, history: clients.history, timetables: persistence.timetables).addRoutes(to: router)
         return router
     }
 

@@ -6,7 +6,7 @@ import CMCCore
 /// An attempt is counted before its password is checked, in one compare-and-set on the row: of
 /// many wrong passwords sent at once, only the free attempts reach the check and the rest are
 /// refused, however they interleave. A right password then clears the count.
-struct SigninAttempts: Sendable {
+public struct SigninAttempts: Sendable {
     enum Verdict: Equatable {
         case allowed
         case locked(until: Timestamp)
@@ -14,6 +14,11 @@ struct SigninAttempts: Sendable {
 
     let database: any Database
     let throttle: SigninThrottle
+
+    public init(database: any Database, throttle: SigninThrottle = .init()) {
+        self.database = database
+        self.throttle = throttle
+    }
     /// Rows untouched this long are dropped, so addresses that tried once do not pile up.
     static let retentionSeconds: Int64 = 86400
 

@@ -12,7 +12,7 @@ public struct User: Codable, Sendable, Equatable {
 }
 
 /// What the User tables hold beyond the public fields.
-struct StoredUser: Sendable {
+public struct StoredUser: Sendable {
     var user: User
     var passwordHash: String
 }

@@ -14,13 +14,13 @@ public struct UserController: HTTPController {
     /// Other services' resources that go with a deleted account.
     let dependents: [any AccountDependents]
 
-    public init(database: any Database, hasher: PasswordHasher, authority: TokenAuthority, budget: PasswordCheckBudget = .init(),
-                throttle: SigninThrottle = .init(), tokenLifetime: Duration = .seconds(86400), dependents: [any AccountDependents] = []) {
-        self.repository = SQLUserRepository(database: database)
+    public init(repository: any UserRepository, attempts: SigninAttempts, hasher: PasswordHasher, authority: TokenAuthority,
+                budget: PasswordCheckBudget = .init(), tokenLifetime: Duration = .seconds(86400), dependents: [any AccountDependents] = []) {
+        self.repository = repository
         self.hasher = hasher
         self.budget = budget
         self.authority = authority
-        self.attempts = SigninAttempts(database: database, throttle: throttle)
+        self.attempts = attempts
         self.tokenLifetime = tokenLifetime
         self.dependents = dependents
     }

@@ -2,7 +2,7 @@ import Auth
 import CMCCore
 
 /// The User service's table.
-protocol UserRepository: Sendable {
+public protocol UserRepository: Sendable {
     func insert(_ user: StoredUser) async throws
     func find(id: String) async throws -> StoredUser?
     func find(email: String) async throws -> StoredUser?
@@ -13,11 +13,13 @@ protocol UserRepository: Sendable {
 }
 
 /// The User table uses the same SQL on SQLite and PostgreSQL.
-struct SQLUserRepository: UserRepository {
+public struct SQLUserRepository: UserRepository {
     let database: any Database
+
+    public init(database: any Database) { self.database = database }
     static let columns = "id, email, name, role, password_hash, created_at, updated_at"
 
-    func insert(_ stored: StoredUser) async throws {
+    public func insert(_ stored: StoredUser) async throws {
         let user = stored.user
         do {
             try await database.query(
@@ -31,22 +33,22 @@ struct SQLUserRepository: UserRepository {
         }
     }
 
-    func find(id: String) async throws -> StoredUser? {
+    public func find(id: String) async throws -> StoredUser? {
         try await database.query("SELECT \(Self.columns) FROM users WHERE id = $1", .text(id)).first.map(Self.decode)
     }
 
-    func find(email: String) async throws -> StoredUser? {
+    public func find(email: String) async throws -> StoredUser? {
         try await database.query("SELECT \(Self.columns) FROM users WHERE email = $1", .text(email)).first.map(Self.decode)
     }
 
-    func list(limit: Int, after: String?) async throws -> [User] {
+    public func list(limit: Int, after: String?) async throws -> [User] {
         try await database.query(
             "SELECT \(Self.columns) FROM users WHERE id > $1 ORDER BY id LIMIT $2",
             .text(after ?? ""), .integer(Int64(limit))
         ).map { try Self.decode($0).user }
     }
 
-    func update(_ stored: StoredUser) async throws {
+    public func update(_ stored: StoredUser) async throws {
         let user = stored.user
         do {
             try await database.query(
@@ -60,11 +62,11 @@ struct SQLUserRepository: UserRepository {
         }
     }
 
-    func delete(id: String) async throws -> Bool {
+    public func delete(id: String) async throws -> Bool {
         !(try await database.query("DELETE FROM users WHERE id = $1 RETURNING id", .text(id))).isEmpty
     }
 
-    func countAdmins() async throws -> Int {
+    public func countAdmins() async throws -> Int {
         Int(try await database.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'").first?.int("n") ?? 0)
     }
 

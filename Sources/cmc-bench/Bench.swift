@@ -23,28 +23,28 @@ struct GeoBench: AsyncParsableCommand {
         try await withBenchDatabase(database) { url in
             let environment = try CommandEnvironment(databaseURL: url)
             let options = self
-            try await environment.withPlatform { platform in
-                try await options.measure(platform)
+            try await environment.withDatabase { database in
+                try await options.measure(environment.platform(on: database), database: database)
             }
         }
     }
 
-    func measure(_ platform: Platform) async throws {
+    func measure(_ platform: Platform, database: any Database) async throws {
         let multiplier = max(1, devices / BenchmarkCity.devicesPerUnit)
         var city = BenchmarkCity()
         let all = city.devices(multiplier: multiplier, owner: "bench")
-        let existing = try await platform.database.query("SELECT COUNT(*) AS n FROM devices").first?.int("n") ?? 0
+        let existing = try await database.query("SELECT COUNT(*) AS n FROM devices").first?.int("n") ?? 0
         if existing == Int64(all.count) {
-            print("backend \(platform.database.dialect.rawValue): reusing the \(all.count) devices already registered")
+            print("backend \(database.dialect.rawValue): reusing the \(all.count) devices already registered")
         } else {
             guard existing == 0 else { throw ValidationError("the database holds \(existing) devices; give an empty one or one made by this benchmark") }
-            print("backend \(platform.database.dialect.rawValue): registering \(all.count) devices...")
+            print("backend \(database.dialect.rawValue): registering \(all.count) devices...")
             fflush(nil)
             let insertStart = ContinuousClock.now
             for chunk in stride(from: 0, to: all.count, by: 20_000) {
-                try await platform.deviceRepository.insert(contentsOf: Array(all[chunk..<min(chunk + 20_000, all.count)]))
+                try await platform.clients.devices.register( Array(all[chunk..<min(chunk + 20_000, all.count)]))
             }
-            if platform.database.dialect == .postgres { try await platform.database.query("ANALYZE devices") }
+            if database.dialect == .postgres { try await database.query("ANALYZE devices") }
             let insertSeconds = (ContinuousClock.now - insertStart).seconds
             print(String(format: "registered in %.1f s (%.0f devices/s)", insertSeconds, Double(all.count) / insertSeconds))
         }
@@ -60,7 +60,7 @@ struct GeoBench: AsyncParsableCommand {
         var trivial: [Double] = []
         for _ in 0..<queries {
             let start = ContinuousClock.now
-            try await platform.database.query("SELECT 1 AS one")
+            try await database.query("SELECT 1 AS one")
             trivial.append((ContinuousClock.now - start).seconds)
         }
 
@@ -68,7 +68,7 @@ struct GeoBench: AsyncParsableCommand {
         var found = 0
         for (category, point, radius) in searches.prefix(queries) {
             let start = ContinuousClock.now
-            let result = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: limit))
+            let result = try await platform.clients.devices.devices(DeviceFilter(category: category, near: (point, radius), limit: limit))
             indexed.append((ContinuousClock.now - start).seconds)
             found += result.count
         }
@@ -77,9 +77,9 @@ struct GeoBench: AsyncParsableCommand {
         var mismatches = 0
         for (category, point, radius) in searches.prefix(scans) {
             let start = ContinuousClock.now
-            let scan = try await scanNear(platform, category: category, point: point, radius: radius)
+            let scan = try await scanNear(platform, database: database, category: category, point: point, radius: radius)
             scanned.append((ContinuousClock.now - start).seconds)
-            let viaIndex = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (point, radius), limit: limit))
+            let viaIndex = try await platform.clients.devices.devices(DeviceFilter(category: category, near: (point, radius), limit: limit))
             if scan.prefix(limit).map(\.id) != viaIndex.map(\.id) { mismatches += 1 }
         }
 
@@ -176,10 +176,10 @@ import Logging
 extension GeoBench {
     /// The same answer as a `near` list, by reading every device of the category: the baseline the
     /// index is compared against.
-    func scanNear(_ platform: Platform, category: String, point: GeoPoint, radius: Double) async throws -> [Device] {
+    func scanNear(_ platform: Platform, database: any Database, category: String, point: GeoPoint, radius: Double) async throws -> [Device] {
         // Every row, no index: what a registry without a spatial index has to do.
         var matches: [(id: String, distance: Double)] = []
-        for row in try await platform.database.query("SELECT id, category, lat, lon FROM devices") {
+        for row in try await database.query("SELECT id, category, lat, lon FROM devices") {
             guard row.optionalString("category") == category, let lat = row.optionalDouble("lat"), let lon = row.optionalDouble("lon") else { continue }
             let distance = point.distance(to: try GeoPoint(lat: lat, lon: lon))
             if distance <= radius { matches.append((try row.string("id"), distance)) }
@@ -187,7 +187,7 @@ extension GeoBench {
         matches.sort { ($0.distance, $0.id) < ($1.distance, $1.id) }
         var devices: [Device] = []
         for match in matches {
-            guard var device = try await platform.deviceRepository.find(id: match.id) else { continue }
+            guard var device = try await platform.clients.devices.device(id: match.id) else { continue }
             device.distance = match.distance
             devices.append(device)
         }

@@ -38,13 +38,15 @@ struct CommandsBench: AsyncParsableCommand {
             environment.configuration.mqttClientID = clientID
             let port = environment.configuration.port
             let options = self
+            let prepared = environment
             try await withDiscardedSession(clientID, on: try MQTTEndpoint(url: mqtt)) {
-                try await environment.withPlatform { platform in
+                try await prepared.withDatabase { database in
+                    let platform = try await prepared.platform(on: database)
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         // The application runs the background services (the ingest, commands) too.
                         group.addTask { try await platform.application().run() }
                         defer { group.cancelAll() }
-                        try await options.measure(platform, base: "http://127.0.0.1:\(port)", userCounts: userCounts)
+                        try await options.measure(platform, database: database, base: "http://127.0.0.1:\(port)", userCounts: userCounts)
                     }
                 }
             }
@@ -74,7 +76,7 @@ struct CommandsBench: AsyncParsableCommand {
         let brokerMessagesPerSecond: Double
     }
 
-    func measure(_ platform: Platform, base: String, userCounts: [Int]) async throws {
+    func measure(_ platform: Platform, database: any Database, base: String, userCounts: [Int]) async throws {
         let token = try await platform.authority.issue(kind: .microservice, subject: "bench-intercom", lifetime: .seconds(3600)).token
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
@@ -96,7 +98,7 @@ struct CommandsBench: AsyncParsableCommand {
         }
         let gpios = ids
         for (id, simulator) in zip(ids, simulators) { try await awaitAnswer(from: id, simulator: simulator, client: client, base: base, token: token) }
-        print("\(gpios.count) GPIO device(s) answering; \(platform.database.dialect.rawValue) backend")
+        print("\(gpios.count) GPIO device(s) answering; \(database.dialect.rawValue) backend")
 
         var rounds: [Round] = []
         var ceilings: [Wrk] = []
@@ -113,7 +115,7 @@ struct CommandsBench: AsyncParsableCommand {
                                                   body: #"{"name":"alarm","params":{"gpio":17,"seconds":5},"timeoutMs":10000}"#))
             }
             ceilings.append(try await Wrk.measure(base + "/health", connections: n))
-            let settled = try await platform.database.query("SELECT status, COUNT(*) AS n FROM device_commands WHERE name = 'alarm' GROUP BY status")
+            let settled = try await database.query("SELECT status, COUNT(*) AS n FROM device_commands WHERE name = 'alarm' GROUP BY status")
             let unacked = try settled.filter { try $0.string("status") != "acked" }.reduce(0) { $0 + Int(try $1.int("n")) }
             if unacked > 0 { print("  note: \(unacked) command(s) not acknowledged so far") }
         }

@@ -55,19 +55,20 @@ struct IngestBench: AsyncParsableCommand {
 
     func measurePlatform(_ environment: CommandEnvironment, endpoint: MQTTEndpoint, raw: Double, coapRaw: Double, coapPort: UInt16) async throws {
         let options = self
-        try await environment.withPlatform { platform in
+        try await environment.withDatabase { database in
+            let platform = try await environment.platform(on: database)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for service in platform.services { group.addTask { try await service.run() } }
                 defer { group.cancelAll() }
                 try await Task.sleep(for: .seconds(1))  // the ingest's subscription
-                let stored = try await options.platformMQTT(platform, endpoint)
+                let stored = try await options.platformMQTT(platform, database: database, endpoint)
                 print(String(format: "  platform (stored durably, %@):   %8.0f readings/s = %.2f of the broker alone",
-                             platform.database.dialect.rawValue, stored, stored / raw))
+                             database.dialect.rawValue, stored, stored / raw))
                 print("\nCoAP, confirmable POSTs, \(options.coapRequests) requests from \(options.coapConcurrency) coap-client processes at a time")
                 print(String(format: "  libcoap's coap-server alone (PUT /example_data):   %8.0f requests/s", coapRaw))
-                let coap = try await options.platformCoAP(platform, port: coapPort)
+                let coap = try await options.platformCoAP(platform, database: database, port: coapPort)
                 print(String(format: "  platform (stored durably, %@):          %8.0f readings/s = %.2f of coap-server alone",
-                             platform.database.dialect.rawValue, coap, coap / coapRaw))
+                             database.dialect.rawValue, coap, coap / coapRaw))
             }
         }
     }
@@ -110,24 +111,24 @@ struct IngestBench: AsyncParsableCommand {
         return Double(readings) / (ContinuousClock.now - start).seconds
     }
 
-    func platformMQTT(_ platform: Platform, _ endpoint: MQTTEndpoint) async throws -> Double {
+    func platformMQTT(_ platform: Platform, database: any Database, _ endpoint: MQTTEndpoint) async throws -> Double {
         let now = Timestamp.now()
-        try await platform.deviceRepository.insert(contentsOf: (0..<devices).map {
+        try await platform.clients.devices.register( (0..<devices).map {
             Device(id: "bench-\($0)", category: "traffic", connector: "bench", location: nil, nickname: nil, public: false,
                    metadata: [:], ownerID: "bench", createdAt: now, updatedAt: now)
         })
         let start = ContinuousClock.now
         try await publishers(endpoint) { "cmc/devices/bench-\($0)/data" }
         let deadline = ContinuousClock.now + .seconds(600)
-        while try await storedCount(platform) < readings {
-            guard ContinuousClock.now < deadline else { throw ValidationError("only \(try await storedCount(platform)) of \(readings) stored") }
+        while try await storedCount(database) < readings {
+            guard ContinuousClock.now < deadline else { throw ValidationError("only \(try await storedCount(database)) of \(readings) stored") }
             try await Task.sleep(for: .milliseconds(10))
         }
         return Double(readings) / (ContinuousClock.now - start).seconds
     }
 
-    func storedCount(_ platform: Platform) async throws -> Int {
-        Int(try await platform.database.query("SELECT COUNT(*) AS n FROM readings").first?.int("n") ?? 0)
+    func storedCount(_ database: any Database) async throws -> Int {
+        Int(try await database.query("SELECT COUNT(*) AS n FROM readings").first?.int("n") ?? 0)
     }
 
     func rawCoAP() async throws -> Double {
@@ -146,7 +147,7 @@ struct IngestBench: AsyncParsableCommand {
         }
     }
 
-    func platformCoAP(_ platform: Platform, port: UInt16) async throws -> Double {
+    func platformCoAP(_ platform: Platform, database: any Database, port: UInt16) async throws -> Double {
         // Devices registered through the API, which issues their keys.
         let token = try await platform.authority.issue(kind: .microservice, subject: "bench", lifetime: .seconds(3600))
         let responder = platform.router().buildResponder()
@@ -167,13 +168,13 @@ struct IngestBench: AsyncParsableCommand {
             guard let key = (json?["credentials"] as? [String: Any])?["password"] as? String else { throw ValidationError("registering a CoAP device failed") }
             keys.append(key)
         }
-        let before = try await storedCount(platform)
+        let before = try await storedCount(database)
         let issued = keys
         let rate = try await coapLoad { index in
             let device = index % issued.count
             return ["-m", "post", "-e", Self.line(device: 1000 + device, index: index), "coap://127.0.0.1:\(port)/d/coap-\(device)/data?k=\(issued[device])"]
         }
-        let stored = try await storedCount(platform) - before
+        let stored = try await storedCount(database) - before
         if stored != coapRequests { print("  note: \(stored) of \(coapRequests) CoAP readings stored; coap-client got an error or no answer for the rest") }
         return rate
     }

@@ -36,8 +36,8 @@ struct PatternBench: AsyncParsableCommand {
             let environment = try CommandEnvironment.bench(databaseURL: url, port: try servePort ?? freePort())
             let port = environment.configuration.port
             let options = self
-            try await environment.withPlatform { platform in
-                try await options.measure(platform, port: port, userCounts: userCounts)
+            try await environment.withDatabase { database in
+                try await options.measure(environment.platform(on: database), database: database, port: port, userCounts: userCounts)
             }
         }
     }
@@ -94,7 +94,7 @@ struct PatternBench: AsyncParsableCommand {
         }
     }
 
-    func measure(_ platform: Platform, port: Int, userCounts: [Int]) async throws {
+    func measure(_ platform: Platform, database: any Database, port: Int, userCounts: [Int]) async throws {
         let multiplier = max(1, devices / BenchmarkCity.devicesPerUnit)
         var city = BenchmarkCity()
         let all = city.devices(multiplier: multiplier, owner: "bench")
@@ -103,14 +103,14 @@ struct PatternBench: AsyncParsableCommand {
         let now = Timestamp.now()
         for chunk in stride(from: 0, to: all.count, by: 20_000) {
             let slice = Array(all[chunk..<min(chunk + 20_000, all.count)])
-            try await platform.deviceRepository.insert(contentsOf: slice)
-            _ = try await platform.readings.store(slice.map {
+            try await platform.clients.devices.register( slice)
+            _ = try await platform.clients.history.record(slice.map {
                 Reading(device: $0.id, ts: now, category: $0.category, connector: $0.connector, values: ["value": .number(1)])
             })
         }
         // As after any bulk load: without statistics PostgreSQL plans the first queries for empty
         // tables, until autovacuum gets to them.
-        if platform.database.dialect == .postgres { try await platform.database.query("ANALYZE") }
+        if database.dialect == .postgres { try await database.query("ANALYZE") }
 
         if servePort != nil {
             print("serving \(all.count) devices on http://127.0.0.1:\(port)/ until stopped")
@@ -120,10 +120,10 @@ struct PatternBench: AsyncParsableCommand {
         let server = Task { try await platform.application().run() }
         defer { server.cancel() }
         let base = "http://127.0.0.1:\(port)"
-        try await drive(platform: platform, base: base, userCounts: userCounts, devices: all.count)
+        try await drive(platform: platform, backend: database.dialect, base: base, userCounts: userCounts, devices: all.count)
     }
 
-    func drive(platform: Platform, base: String, userCounts: [Int], devices: Int) async throws {
+    func drive(platform: Platform, backend: SQLDialect, base: String, userCounts: [Int], devices: Int) async throws {
         let probe = HTTPClient(eventLoopGroupProvider: .singleton)
         for _ in 0..<100 {
             if (try? await probe.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)))?.status == .ok { break }
@@ -138,7 +138,7 @@ struct PatternBench: AsyncParsableCommand {
             let wrk = try await Wrk.measure(base + "/health", connections: min(userCount, 1000))
             let storage = try await storageRate(platform, concurrency: min(userCount, 100))
             let pattern = try await users(.pattern, userCount, base: base, workload: "CMC user pattern", devices: devices)
-            let measurement = Measurement(backend: platform.database.dialect.rawValue, devices: devices, users: userCount, health: health,
+            let measurement = Measurement(backend: backend.rawValue, devices: devices, users: userCount, health: health,
                                           pattern: pattern, wrkHealth: wrk, storageGeoQueriesPerSecond: storage)
             measurements.append(measurement)
             print(String(format: "  %d users: pattern %.0f requests/s = %.2f of GET /health from the same client (%.0f/s), %.2f of wrk's (%.0f/s); storage alone %.0f geo queries/s",
@@ -195,7 +195,7 @@ struct PatternBench: AsyncParsableCommand {
                     var done = 0
                     while ContinuousClock.now - start < .seconds(2) {
                         let (category, _, radius) = BenchmarkCity.unit[done % BenchmarkCity.unit.count]
-                        _ = try await platform.deviceRepository.list(DeviceFilter(category: category, near: (city.point(), radius), limit: 100))
+                        _ = try await platform.clients.devices.devices(DeviceFilter(category: category, near: (city.point(), radius), limit: 100))
                         done += 1
                     }
                     return done

@@ -45,8 +45,9 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let environment = try CommandEnvironment(databaseURL: database)
-        let versions = try await environment.withPlatform { platform in
-            try await platform.database.query("SELECT version FROM schema_migrations ORDER BY version").map { try $0.int("version") }
+        let versions = try await environment.withDatabase { database in
+            _ = try await environment.platform(on: database)
+            return try await database.query("SELECT version FROM schema_migrations ORDER BY version").map { try $0.int("version") }
         }
         print("schema at version \(versions.last ?? 0) (\(versions.count) migrations applied)")
     }

@@ -14,6 +14,8 @@ import Users
 /// to make accounts and tokens.
 public struct TestPlatform: Sendable {
     public let platform: Platform
+    /// The database under it, for a service's own tests of its storage.
+    public let database: any Database
     public let client: any TestClientProtocol
     public let adminToken: String
 
@@ -62,7 +64,7 @@ public struct TestPlatform: Sendable {
         return try await platform.application().test(live ? .live : .router) { client in
             let signin = try await client.json(.post, "/users/signin", body: ["email": configuration.adminEmail!, "password": configuration.adminPassword!])
             guard let token = signin["token"] as? String else { throw TestFailure("admin sign-in failed: \(signin)") }
-            return try await body(TestPlatform(platform: platform, client: client, adminToken: token))
+            return try await body(TestPlatform(platform: platform, database: database, client: client, adminToken: token))
         }
     }
 

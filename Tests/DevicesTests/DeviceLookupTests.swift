@@ -27,7 +27,7 @@ struct DeviceLookupTests {
           arguments: TestBackend.all)
     func followsAnnouncements(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in
-            let repository = t.platform.deviceRepository
+            let repository = try await DeviceStorage.open(on: t.database)
             let bus = EventBus()
             let lookup = DeviceLookup(repository: repository, events: bus, lifetime: .milliseconds(400))
             let running = Task { try await lookup.run() }
@@ -59,7 +59,7 @@ struct DeviceLookupTests {
     @Test("a cache that fell behind the bus forgets everything and listens again")
     func cutOff() async throws {
         try await TestPlatform.run(.sqlite) { t in
-            let repository = t.platform.deviceRepository
+            let repository = try await DeviceStorage.open(on: t.database)
             // A bus that holds two events per subscriber: a third one cuts the cache off.
             let bus = EventBus(bufferSize: 2)
             let lookup = DeviceLookup(repository: repository, events: bus)
@@ -89,7 +89,7 @@ struct DeviceLookupTests {
     @Test("ids from outside cannot grow the cache past its bound")
     func bounded() async throws {
         try await TestPlatform.run(.sqlite) { t in
-            let lookup = DeviceLookup(repository: t.platform.deviceRepository, events: nil, maximumEntries: 8)
+            let lookup = DeviceLookup(repository: try await DeviceStorage.open(on: t.database), events: nil, maximumEntries: 8)
             for index in 0..<50 {
                 let found = try await lookup.device("probe-\(index)")
                 #expect(found == nil)

@@ -81,7 +81,7 @@ struct DeviceTests {
                 devices.append(Device(id: "d\(index)", category: category, connector: "http", location: point, nickname: nil, public: true,
                                       metadata: [:], ownerID: "city", createdAt: now, updatedAt: now))
             }
-            try await t.platform.deviceRepository.insert(contentsOf: devices)
+            try await t.platform.clients.devices.register(devices)
             let origin = try GeoPoint(lat: 39.2238, lon: 9.1217)
             let radius = 1500.0
             for category in ["parking", "bus_stop"] {
