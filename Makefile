@@ -6,13 +6,13 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 
 # Debian packages: PostgreSQL 15 with PostGIS (second backend, tests), Mosquitto and libmosquitto
 # (MQTT connector), libcoap3 with its coap-client (CoAP connector), zlib (GTFS zip archives), libxml2
-# (DATEX II XML through Foundation), sqlite3 (inspecting data files), python3 with venv (the test
-# tools pinned in Tests/requirements.txt, installed into .venv); Leaflet and its marker clusters
-# (the web map serves them from /usr/share/javascript), Chromium with its driver and Selenium (the
-# web map's tests in a real browser), wrk and siege (the benchmarks' HTTP ceilings and command
-# load, also run small by the tests).
+# (DATEX II XML through Foundation), libsqlite3-dev (the SQLite backend) and sqlite3 (inspecting
+# data files), python3 with venv (the test tools pinned in Tests/requirements.txt, installed into
+# .venv); Leaflet and its marker clusters (the web map serves them from /usr/share/javascript),
+# Chromium with its driver and Selenium (the web map's tests in a real browser), wrk and siege (the
+# benchmarks' HTTP ceilings and command load, also run small by the tests).
 DEBIAN_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-client-15 mosquitto mosquitto-clients libmosquitto-dev \
-	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config sqlite3 ca-certificates python3 python3-pip python3-venv \
+	libcoap3-dev libcoap3-bin zlib1g-dev libxml2 pkg-config libsqlite3-dev sqlite3 ca-certificates python3 python3-pip python3-venv \
 	libjs-leaflet libjs-leaflet.markercluster chromium chromium-driver python3-selenium wrk siege
 
 # More load tools for the benchmarks (make bench): JMeter with its HTTP sampler for the user
@@ -30,7 +30,7 @@ CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?=
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test portal-test api-test deps venv build release bench-build postgres broker test-broker bench bench-full bench-jmeter bench-deps bench-db openapi-check clean
+.PHONY: run test portal-test api-test deps venv build release bench-build postgres broker test-broker bench bench-full bench-prepared bench-jmeter bench-deps bench-db openapi-check clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -162,6 +162,16 @@ bench: bench-build broker bench-deps
 	$(BENCH_BIN) ingest --mqtt "$(BENCH_MQTT)" --readings 50000 --coap-requests 1000
 	$(BENCH_BIN) chart --output $(BENCH_DIR)/pattern.svg $(BENCH_DIR)/pattern-*.json
 	$(MAKE) --no-print-directory bench-jmeter JMETER_DEVICES=440 JMETER_USERS=100 JMETER_ITERATIONS=20
+
+## PostgreSQL's hot statements prepared or not (`prepared_statements=off|on` in the URL): the
+## user pattern on PostgreSQL at 440 and 44,000 devices, each both ways, in one run.
+bench-prepared: bench-build postgres bench-deps
+	@mkdir -p $(BENCH_DIR)
+	for devices in 440 44000; do for prepared in off on; do \
+		$(BENCH_DB_RESET) || exit 1; \
+		$(BENCH_BIN) pattern --devices $$devices --users 100,1000 --iterations 50 --max-seconds 30 --ramp-up 1000 \
+			--database "$(BENCH_PG)?prepared_statements=$$prepared" --json $(BENCH_DIR)/prepared-$$devices-$$prepared.json || exit 1; \
+	done; done
 
 bench-full: bench-build broker postgres bench-deps
 	@mkdir -p $(BENCH_DIR)

@@ -22,7 +22,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.33.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -31,37 +30,64 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
-        // Shared plumbing: HTTP errors, request context, storage access, migrations.
+        // What every module shares and nothing more: time, JSON, positions, the API's error.
         .target(
             name: "CMCCore",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite, from Debian's libsqlite3-dev: the platform keeps its statements prepared, which
+        // only the C API allows.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Both storage engines behind one SQL executor, migrations, the serve lock.
+        .target(
+            name: "CMCStorage",
+            dependencies: [
+                "CMCCore", "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                // For the SQLite library it builds (VaporCSQLite), which `SQLiteConnection` calls
-                // directly to keep statements prepared.
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The HTTP side every controller shares: error answers, JSON bodies and answers, query
+        // parameters, the middleware around every route.
+        .target(
+            name: "CMCHTTP",
+            dependencies: [
+                "CMCCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Auth",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,6 +102,7 @@ let package = Package(
         .target(
             name: "Users",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,6 +115,7 @@ let package = Package(
         .target(
             name: "Apps",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 "CMCCore", "Auth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -98,6 +126,7 @@ let package = Package(
         .target(
             name: "History",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -110,6 +139,7 @@ let package = Package(
         .target(
             name: "Events",
             dependencies: [
+                "CMCHTTP",
                 "CMCCore", "Auth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -136,6 +166,7 @@ let package = Package(
         .target(
             name: "Webhooks",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 "CMCCore", "Auth", "Events", "Outbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -152,6 +183,7 @@ let package = Package(
         .target(
             name: "Devices",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -202,6 +234,7 @@ let package = Package(
         .target(
             name: "CoAPConnector",
             dependencies: [
+                "CMCStorage",
                 "CMCCore", "Devices", "History", "CoAP", "Events",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -230,6 +263,7 @@ let package = Package(
         .target(
             name: "Persistence",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 "CMCCore", "Auth", "Devices", "History", "Events", "Feeds", "Outbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -245,6 +279,7 @@ let package = Package(
         .target(
             name: "Mobility",
             dependencies: [
+                "CMCHTTP",
                 "CMCCore", "Auth", "Devices", "History", "Feeds", "Persistence",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -278,6 +313,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 "CMCCore", "Auth", "Users", "Apps", "Devices", "History", "MQTT", "MQTTConnector", "CoAP", "CoAPConnector", "Events", "Webhooks",
                 "Feeds", "Persistence", "Mobility", "Portal", "Outbound",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -307,6 +343,7 @@ let package = Package(
         .target(
             name: "CMCTesting",
             dependencies: [
+                "CMCStorage", "CMCHTTP",
                 "Platform", "CMCCore", "Auth", "Outbound", "Users",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -317,7 +354,7 @@ let package = Package(
             path: "Tests/CMCTesting",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CMCCoreTests", dependencies: ["CMCTesting", "CMCCore"], swiftSettings: testSwiftSettings),
+        .testTarget(name: "CMCCoreTests", dependencies: ["CMCTesting", "CMCCore", "CMCStorage"], swiftSettings: testSwiftSettings),
         serviceTests("Auth", extra: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")]),
         serviceTests("Users"),
         serviceTests("Apps"),
@@ -342,7 +379,7 @@ let package = Package(
 
 /// One test target per service, each with the shared test support.
 func serviceTests(_ module: String, extra: [Target.Dependency] = [], exclude: [String] = []) -> Target {
-    let common = ["CMCTesting", "Platform", "CMCCore", "Auth"]
+    let common = ["CMCTesting", "Platform", "CMCCore", "CMCStorage", "CMCHTTP", "Auth"]
     return .testTarget(
         name: "\(module)Tests",
         // The service's own target, unless it is already one of those every test target has.
@@ -357,7 +394,7 @@ func serviceTests(_ module: String, extra: [Target.Dependency] = [], exclude: [S
 
 /// What both command-line executables (`cmc`, `cmc-bench`) are built on.
 func commandLineDependencies() -> [Target.Dependency] { [
-    "Platform", "CMCCore", "Auth", "Users", "Devices", "History", "MQTT", "MQTTConnector", "CoAP",
+    "Platform", "CMCCore", "CMCStorage", "Auth", "Users", "Devices", "History", "MQTT", "MQTTConnector", "CoAP",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
     .product(name: "AsyncHTTPClient", package: "async-http-client"),
     .product(name: "NIOHTTP1", package: "swift-nio"),

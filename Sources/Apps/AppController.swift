@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCHTTP
 import Foundation
 import Hummingbird
 

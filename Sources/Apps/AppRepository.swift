@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// The App service's table.
 public protocol AppRepository: Sendable {

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCHTTP
 import Hummingbird
 
 /// `/auth`: public keys, token verification and revocation, microservice tokens, authorization rules.

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// The Auth service's tables: signing keys, revoked tokens, and the authorization rules in force.
 public protocol AuthRepository: Sendable {

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix

@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCHTTP
 import Events
 import History
 import Foundation
@@ -233,7 +234,7 @@ public struct DeviceController: HTTPController {
         }
         if let box = query.string("bbox") {
             guard filter.near == nil else { throw APIError.invalid("bbox", "cannot be combined with near") }
-            filter.box = try EventFilter.BoundingBox(parsing: box, field: "bbox")
+            filter.box = try GeoBox(parsing: box, field: "bbox")
         }
         if let cursor = query.string("cursor") {
             let key = try Cursor.decode(cursor, field: "cursor")

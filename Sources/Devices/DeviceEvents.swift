@@ -17,7 +17,7 @@ extension Event {
 
     private init(_ kind: Kind, of device: Device, data: some JSONWritable) {
         self.init(kind: kind, device: device.id, category: device.category, owner: device.ownerID, isPublic: device.public,
-                  location: device.location.map { Location(lat: $0.lat, lon: $0.lon) }, data: data)
+                  location: device.location, data: data)
     }
 }
 

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 import Events
 
 /// What `GET /devices` asks for.
@@ -7,7 +8,7 @@ public struct DeviceFilter: Sendable {
     public var connector: String?
     public var near: (point: GeoPoint, radius: Double)?
     /// Devices inside a box, in id order: what a map in view shows.
-    public var box: EventFilter.BoundingBox?
+    public var box: GeoBox?
     /// Only devices this user owns or that are public; nil for callers who see everything.
     public var visibleTo: String?
     public var limit: Int

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// The registry's storage on a database's backend.
 public enum DeviceStorage {

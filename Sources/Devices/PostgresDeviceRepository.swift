@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// Devices in PostgreSQL; positions are PostGIS geography points under a GiST index.
 public struct PostgresDeviceRepository: SQLDeviceRepository {

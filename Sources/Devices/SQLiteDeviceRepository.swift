@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 import NIOConcurrencyHelpers
 
 /// Devices in SQLite; "near" queries are answered from a `DeviceGrid` in memory.

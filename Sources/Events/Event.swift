@@ -11,26 +11,17 @@ public struct Event: Sendable {
         case reading
     }
 
-    public struct Location: Sendable, Equatable {
-        public let lat: Double
-        public let lon: Double
-        public init(lat: Double, lon: Double) {
-            self.lat = lat
-            self.lon = lon
-        }
-    }
-
     public let kind: Kind
     public let device: String
     public let category: String
     public let owner: String
     public let isPublic: Bool
-    public let location: Location?
+    public let location: GeoPoint?
     public let time: Timestamp
     /// `{"type", "device", "category", "time", "data"}`, `data` being the device or the reading.
     public let json: [UInt8]
 
-    public init(kind: Kind, device: String, category: String, owner: String, isPublic: Bool, location: Location?,
+    public init(kind: Kind, device: String, category: String, owner: String, isPublic: Bool, location: GeoPoint?,
                 time: Timestamp = .now(), data: some JSONWritable) {
         self.kind = kind
         self.device = device

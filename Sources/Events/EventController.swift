@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCHTTP
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -76,7 +77,7 @@ public struct EventController: HTTPController {
         }
         return EventFilter(
             viewer: .init(principal), kinds: try list("type").map { try EventFilter.kinds($0, field: "type") }, categories: list("category"), devices: list("device"),
-            boundingBox: try query.string("bbox").map { try EventFilter.BoundingBox(parsing: $0, field: "bbox") }
+            boundingBox: try query.string("bbox").map { try GeoBox(parsing: $0, field: "bbox") }
         )
     }
 

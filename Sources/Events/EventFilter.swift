@@ -3,37 +3,6 @@ import CMCCore
 
 /// What a subscriber wants to hear about, and what it is allowed to.
 public struct EventFilter: Sendable, Equatable {
-    public struct BoundingBox: Sendable, Equatable {
-        public let minLon: Double, minLat: Double, maxLon: Double, maxLat: Double
-
-        public init(minLon: Double, minLat: Double, maxLon: Double, maxLat: Double) {
-            self.minLon = minLon
-            self.minLat = minLat
-            self.maxLon = maxLon
-            self.maxLat = maxLat
-        }
-
-        /// `[minLon, minLat, maxLon, maxLat]`, the order of GeoJSON and most map libraries.
-        public init(_ values: [Double?], field: String) throws {
-            guard values.count == 4, let minLon = values[0], let minLat = values[1], let maxLon = values[2], let maxLat = values[3],
-                  (-180...180).contains(minLon), (-180...180).contains(maxLon), (-90...90).contains(minLat), (-90...90).contains(maxLat),
-                  minLon <= maxLon, minLat <= maxLat
-            else {
-                throw APIError.invalid(field, "must be minLon,minLat,maxLon,maxLat in degrees, e.g. 9.10,39.20,9.14,39.23")
-            }
-            self.init(minLon: minLon, minLat: minLat, maxLon: maxLon, maxLat: maxLat)
-        }
-
-        /// `minLon,minLat,maxLon,maxLat`, as in a query string.
-        public init(parsing text: String, field: String) throws {
-            try self.init(text.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }, field: field)
-        }
-
-        func contains(_ location: Event.Location) -> Bool {
-            (minLat...maxLat).contains(location.lat) && (minLon...maxLon).contains(location.lon)
-        }
-    }
-
     /// Who is listening: everything, or one user's devices plus the public ones (nil user: only public).
     public enum Viewer: Sendable, Equatable {
         case everything
@@ -48,10 +17,10 @@ public struct EventFilter: Sendable, Equatable {
     public var kinds: Set<Event.Kind>?
     public var categories: Set<String>?
     public var devices: Set<String>?
-    public var boundingBox: BoundingBox?
+    public var boundingBox: GeoBox?
 
     public init(viewer: Viewer, kinds: Set<Event.Kind>? = nil, categories: Set<String>? = nil, devices: Set<String>? = nil,
-                boundingBox: BoundingBox? = nil) {
+                boundingBox: GeoBox? = nil) {
         self.viewer = viewer
         self.kinds = kinds
         self.categories = categories

@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCHTTP
 import Hummingbird
 
 /// `/history`: every stored reading, the latest of each device, and aggregates per time bucket.

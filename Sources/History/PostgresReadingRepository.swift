@@ -1,5 +1,6 @@
 import Foundation
 import CMCCore
+import CMCStorage
 import NIOConcurrencyHelpers
 
 /// Readings in PostgreSQL: a table partitioned by month of `ts`, so a range query touches only

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// A page of history, in time order, after an optional (time, device) key.
 public struct HistoryQuery: Sendable {

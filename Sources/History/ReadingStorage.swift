@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// History's storage on a database's backend.
 public enum ReadingStorage {

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// Readings in SQLite: a table clustered on (device, time), so one device's range is one index scan.
 /// The process serving the file is its only writer, so it keeps the latest readings it was asked

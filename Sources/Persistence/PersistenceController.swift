@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCHTTP
 import Feeds
 import Foundation
 import Hummingbird

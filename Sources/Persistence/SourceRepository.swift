@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 import Foundation
 
 /// Where a source was declared: a file in `connectors/` or a REST call.

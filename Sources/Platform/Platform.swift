@@ -1,6 +1,8 @@
 import Apps
 import Auth
 import CMCCore
+import CMCHTTP
+import CMCStorage
 import Devices
 import Foundation
 import History

@@ -1,5 +1,7 @@
 import Auth
 import CMCCore
+import CMCHTTP
+import CMCStorage
 import Foundation
 import Hummingbird
 import Prometheus

@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 
 /// Failed sign-ins per account and client address, in the User tables so that every process
 /// serving sign-ins counts the same attempts.

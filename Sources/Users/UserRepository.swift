@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCStorage
 
 /// The User service's table.
 public protocol UserRepository: Sendable {

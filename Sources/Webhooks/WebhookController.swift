@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCHTTP
 import Events
 import Foundation
 import Hummingbird

@@ -44,7 +44,7 @@ struct FilterBody: Decodable {
 
     func filter(viewer: EventFilter.Viewer) throws -> EventFilter {
         let kinds = try type.map { try EventFilter.kinds($0, field: "filter.type") }
-        let box = try bbox.map { try EventFilter.BoundingBox($0, field: "filter.bbox") }
+        let box = try bbox.map { try GeoBox($0, field: "filter.bbox") }
         return EventFilter(viewer: viewer, kinds: kinds, categories: category.map(Set.init), devices: device.map(Set.init), boundingBox: box)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Auth
 import CMCCore
+import CMCStorage
 import Devices
 import Foundation
 import Hummingbird

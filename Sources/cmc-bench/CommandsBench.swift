@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Auth
 import CMCCore
+import CMCStorage
 import Foundation
 import Logging
 import MQTT

@@ -2,6 +2,7 @@ import ArgumentParser
 import Auth
 import CoAP
 import CMCCore
+import CMCStorage
 import Devices
 import Foundation
 import Hummingbird

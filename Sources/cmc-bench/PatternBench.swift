@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import CMCCore
+import CMCStorage
 import Devices
 import Foundation
 import History

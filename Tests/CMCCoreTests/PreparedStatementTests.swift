@@ -1,4 +1,5 @@
 import CMCCore
+import CMCStorage
 import CMCTesting
 import Testing
 

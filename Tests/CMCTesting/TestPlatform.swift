@@ -1,5 +1,6 @@
 import Auth
 import CMCCore
+import CMCStorage
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -1,3 +1,4 @@
+import CMCCore
 import Foundation
 
 /// Opaque page cursors: the key of the last item, base64url-encoded so clients don't build them.

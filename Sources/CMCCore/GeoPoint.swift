@@ -1,4 +1,3 @@
-import CMCCore
 import Foundation
 
 /// A WGS 84 position.
@@ -23,7 +22,7 @@ public struct GeoPoint: Codable, Sendable, Hashable {
 
     /// WGS 84's mean radius, (2a + b) / 3: the sphere PostGIS's `geography` measures on when asked
     /// for spherical distances, so both backends give the same metres.
-    static let earthRadius = 6_371_008.7714
+    public static let earthRadius = 6_371_008.7714
 
     /// Great-circle distance in metres (haversine).
     public func distance(to other: GeoPoint) -> Double {
@@ -34,13 +33,13 @@ public struct GeoPoint: Codable, Sendable, Hashable {
     }
 
     /// A latitude/longitude box that contains every point within `radius` metres.
-    public func boundingBox(radius: Double) -> (minLat: Double, maxLat: Double, minLon: Double, maxLon: Double) {
+    public func boundingBox(radius: Double) -> GeoBox {
         let dLat = radius / Self.earthRadius * 180 / .pi
         let minLat = max(-90, lat - dLat), maxLat = min(90, lat + dLat)
         let widest = max(abs(minLat), abs(maxLat))
-        guard widest < 89.9 else { return (minLat, maxLat, -180, 180) }
+        guard widest < 89.9 else { return GeoBox(minLon: -180, minLat: minLat, maxLon: 180, maxLat: maxLat) }
         let dLon = dLat / cos(widest * .pi / 180)
-        guard lon - dLon >= -180, lon + dLon <= 180 else { return (minLat, maxLat, -180, 180) }
-        return (minLat, maxLat, lon - dLon, lon + dLon)
+        guard lon - dLon >= -180, lon + dLon <= 180 else { return GeoBox(minLon: -180, minLat: minLat, maxLon: 180, maxLat: maxLat) }
+        return GeoBox(minLon: lon - dLon, minLat: minLat, maxLon: lon + dLon, maxLat: maxLat)
     }
 }

@@ -1,3 +1,4 @@
+import CMCCore
 import Foundation
 import Hummingbird
 import Logging
@@ -40,49 +41,6 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .notFound: "no route for \(request.method) \(request.uri.path)"
         case .contentTooLarge: "request body is larger than the limit"
         default: status.reasonPhrase
-        }
-    }
-}
-
-extension APIError {
-    /// Names the field that failed, as a client would write it (`location.lat`, `values[2]`).
-    public init(decoding error: DecodingError) {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            var out = ""
-            for key in codingPath {
-                if let index = key.intValue { out += "[\(index)]" } else { out += out.isEmpty ? key.stringValue : ".\(key.stringValue)" }
-            }
-            return out.isEmpty ? "body" : out
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            self = .invalid(path(context.codingPath), "must be \(Self.describe(type))")
-        case .valueNotFound(let type, let context):
-            self = .invalid(path(context.codingPath), "must be \(Self.describe(type)), not null")
-        case .keyNotFound(let key, let context):
-            self = .invalid(path(context.codingPath + [key]), "is required")
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                self = .badRequest("body is not valid JSON", code: "malformed_json")
-            } else {
-                self = .invalid(path(context.codingPath), context.debugDescription)
-            }
-        @unknown default:
-            self = .badRequest("body could not be decoded")
-        }
-    }
-
-    static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: return "a string"
-        case is Double.Type, is Float.Type: return "a number"
-        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
-        case is Bool.Type: return "a boolean"
-        default:
-            let name = String(describing: type)
-            if name.hasPrefix("Array") { return "an array" }
-            if name.hasPrefix("Dictionary") { return "an object" }
-            return "a valid \(name)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import CMCCore
 import Foundation
 import Hummingbird
 
@@ -32,12 +33,4 @@ extension Response {
     static func json(_ body: ByteBuffer, status: HTTPResponse.Status) -> Response {
         Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
-}
-
-public enum JSONCoding {
-    public static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }

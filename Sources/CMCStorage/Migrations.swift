@@ -1,3 +1,4 @@
+import CMCCore
 import Foundation
 import Logging
 

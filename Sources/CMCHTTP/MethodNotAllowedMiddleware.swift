@@ -1,3 +1,4 @@
+import CMCCore
 import HTTPTypes
 import Hummingbird
 

@@ -1,13 +1,13 @@
 import NIOConcurrencyHelpers
 import NIOPosix
-import VaporCSQLite
+import CSQLite
 
 /// One connection to an SQLite file that keeps its statements prepared.
 ///
 /// The services send the same few dozen short statements over and over; parsing and planning one
 /// cost more than running it. SQLiteNIO prepares each anew and keeps its handle to itself, so
-/// this talks to the SQLite library SQLiteNIO builds: one copy of SQLite in the process, whose
-/// file locks stay coherent between all of its connections.
+/// this talks to Debian's SQLite library (libsqlite3, through `CSQLite`) directly: the one copy
+/// of SQLite in the process, whose file locks stay coherent between all of its connections.
 final class SQLiteConnection: @unchecked Sendable {
     /// Nil once closed. `handle` and `statements` are only touched with `lock` held, on a thread
     /// of `threadPool`: SQLite's calls block.
@@ -29,10 +29,10 @@ final class SQLiteConnection: @unchecked Sendable {
         try await threadPool.runIfActive {
             var handle: OpaquePointer?
             // NOMUTEX: `lock` already serializes each connection's use.
-            let status = sqlite_nio_sqlite3_open_v2(path, &handle, SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nil)
+            let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nil)
             guard status == SQLITE_OK, let handle else {
-                let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
-                sqlite_nio_sqlite3_close(handle)
+                let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+                sqlite3_close(handle)
                 throw SQLiteFailure(code: status, message: "cannot open \(path): \(message)")
             }
             return SQLiteConnection(handle: handle, threadPool: threadPool)
@@ -48,7 +48,7 @@ final class SQLiteConnection: @unchecked Sendable {
         try await threadPool.runIfActive {
             self.lock.withLock {
                 self.finalizeStatements()
-                sqlite_nio_sqlite3_close_v2(self.handle)
+                sqlite3_close_v2(self.handle)
                 self.handle = nil
             }
         }
@@ -60,38 +60,38 @@ final class SQLiteConnection: @unchecked Sendable {
         guard let statement = try prepared(sql, on: handle) else { return [] }
         // Reset at once: a statement left open would hold its read transaction (and checkpoints) back.
         defer {
-            sqlite_nio_sqlite3_reset(statement)
-            sqlite_nio_sqlite3_clear_bindings(statement)
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
         }
         for (offset, value) in binds.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32
             switch value {
-            case .null: status = sqlite_nio_sqlite3_bind_null(statement, index)
-            case .integer(let value): status = sqlite_nio_sqlite3_bind_int64(statement, index, value)
-            case .real(let value): status = sqlite_nio_sqlite3_bind_double(statement, index, value)
-            case .bool(let value): status = sqlite_nio_sqlite3_bind_int64(statement, index, value ? 1 : 0)
+            case .null: status = sqlite3_bind_null(statement, index)
+            case .integer(let value): status = sqlite3_bind_int64(statement, index, value)
+            case .real(let value): status = sqlite3_bind_double(statement, index, value)
+            case .bool(let value): status = sqlite3_bind_int64(statement, index, value ? 1 : 0)
             case .text(let value):
-                status = sqlite_nio_sqlite3_bind_text64(statement, index, value, UInt64(value.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
+                status = sqlite3_bind_text64(statement, index, value, UInt64(value.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
             case .blob(let bytes):
                 // An empty buffer may have no address, which SQLite would bind as NULL.
                 status = bytes.isEmpty
-                    ? sqlite_nio_sqlite3_bind_zeroblob(statement, index, 0)
-                    : bytes.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), Self.transient) }
+                    ? sqlite3_bind_zeroblob(statement, index, 0)
+                    : bytes.withUnsafeBytes { sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), Self.transient) }
             }
             guard status == SQLITE_OK else { throw failure(status, handle) }
         }
         var rows: [SQLRow] = []
         var columns: SQLColumns?
         while true {
-            let status = sqlite_nio_sqlite3_step(statement)
+            let status = sqlite3_step(statement)
             guard status == SQLITE_ROW else {
                 guard status == SQLITE_DONE else { throw failure(status, handle) }
                 return rows
             }
-            let count = sqlite_nio_sqlite3_column_count(statement)
+            let count = sqlite3_column_count(statement)
             if columns == nil {
-                columns = SQLColumns((0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) })
+                columns = SQLColumns((0..<count).map { String(cString: sqlite3_column_name(statement, $0)) })
             }
             rows.append(SQLRow(columns: columns!, values: (0..<count).map { Self.value(statement, $0) }))
         }
@@ -101,31 +101,31 @@ final class SQLiteConnection: @unchecked Sendable {
         if let statement = statements[sql] { return statement }
         if statements.count >= Self.statementLimit { finalizeStatements() }
         var statement: OpaquePointer?
-        let status = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard status == SQLITE_OK else { throw failure(status, handle) }
         if let statement { statements[sql] = statement }
         return statement
     }
 
     private func finalizeStatements() {
-        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        for statement in statements.values { sqlite3_finalize(statement) }
         statements.removeAll()
     }
 
     private static func value(_ statement: OpaquePointer, _ column: Int32) -> SQLValue {
-        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        switch sqlite3_column_type(statement, column) {
         case SQLITE_INTEGER:
-            return .integer(sqlite_nio_sqlite3_column_int64(statement, column))
+            return .integer(sqlite3_column_int64(statement, column))
         case SQLITE_FLOAT:
-            return .real(sqlite_nio_sqlite3_column_double(statement, column))
+            return .real(sqlite3_column_double(statement, column))
         case SQLITE_TEXT:
             // The text first, then its length: that order keeps SQLite from converting twice.
-            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
-            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            guard let text = sqlite3_column_text(statement, column) else { return .text("") }
+            let count = Int(sqlite3_column_bytes(statement, column))
             return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
         case SQLITE_BLOB:
-            guard let blob = sqlite_nio_sqlite3_column_blob(statement, column) else { return .blob([]) }
-            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            guard let blob = sqlite3_column_blob(statement, column) else { return .blob([]) }
+            let count = Int(sqlite3_column_bytes(statement, column))
             return .blob(Array(UnsafeRawBufferPointer(start: blob, count: count)))
         default:
             return .null
@@ -133,7 +133,7 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     private func failure(_ status: Int32, _ handle: OpaquePointer) -> SQLiteFailure {
-        SQLiteFailure(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(handle)))
+        SQLiteFailure(code: status, message: String(cString: sqlite3_errmsg(handle)))
     }
 
     /// SQLite copies the value before the call returns.
