@@ -25,8 +25,12 @@ final class SQLiteConnection: @unchecked Sendable {
         self.threadPool = threadPool
     }
 
+    /// Once per process, before the first connection: after that SQLite refuses to be configured.
+    private static let configured: Void = { _ = cmc_sqlite3_stop_counting_memory() }()
+
     static func open(path: String, threadPool: NIOThreadPool) async throws -> SQLiteConnection {
         try await threadPool.runIfActive {
+            Self.configured
             var handle: OpaquePointer?
             // NOMUTEX: `lock` already serializes each connection's use.
             let status = sqlite3_open_v2(path, &handle, SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nil)
