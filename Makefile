@@ -30,7 +30,7 @@ CMC_ADMIN_EMAIL ?= admin@cmc.local
 CMC_ADMIN_PASSWORD ?=
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test portal-test api-test deps venv build release bench-build postgres broker test-broker bench bench-full bench-prepared bench-jmeter bench-deps bench-db openapi-check clean
+.PHONY: run test portal-test api-test deps venv build release bench-build postgres broker test-broker bench bench-full bench-prepared bench-jmeter bench-deps bench-db openapi-check self-contained clean
 
 ## Install the Debian packages that are missing (needs root, as on a fresh Debian machine).
 deps:
@@ -102,13 +102,19 @@ api-test: venv postgres test-broker
 
 ## Every test, on SQLite and on PostgreSQL + PostGIS, the API against its document, then the web
 ## map in headless Chromium.
-test: deps postgres test-broker openapi-check
+test: deps postgres test-broker openapi-check self-contained
 	@# One test at a time: each starts whole platforms (both backends, broker clients, servers),
 	@# and on two cores a serial run is as fast as a parallel one and its timings are its own.
 	CMC_TEST_POSTGRES_URL=$(PG_URL) CMC_REQUIRE_POSTGRES=1 CMC_TEST_MQTT_URL=$(TEST_MQTT_URL) CMC_REQUIRE_MQTT=1 \
 		swift test --no-parallel $(SWIFT_BUILD_FLAGS)
 	$(MAKE) --no-print-directory api-test
 	$(MAKE) --no-print-directory portal-test
+
+## Nothing a test, benchmark or target reads lies outside the repository, so a clone alone passes
+## `make test`; the check first shows it catches each kind of escape.
+self-contained: deps
+	python3 Tests/SelfContained/check.py --self-test
+	python3 Tests/SelfContained/check.py
 
 ## The web map against a running platform with the demo city; screenshots in data/portal-screenshots/.
 ## Debian's python3 (it has python3-selenium), whatever python3 comes first on PATH.

@@ -40,14 +40,18 @@ public struct FeedBatch: Sendable {
     public var observations: [Observation]
     /// Entries left out, by reason (`dataError`, `unknown station`...), so a source's status can say so.
     public var skipped: [String: Int]
+    /// What the operator should know of the feed though it was read: files that disagree on their
+    /// version, examples of entries left out...
+    public var warnings: [String]
 
-    public init(devices: [FeedDevice] = [], observations: [Observation] = [], skipped: [String: Int] = [:]) {
+    public init(devices: [FeedDevice] = [], observations: [Observation] = [], skipped: [String: Int] = [:], warnings: [String] = []) {
         self.devices = devices
         self.observations = observations
         self.skipped = skipped
+        self.warnings = warnings
     }
 
-    mutating func skip(_ reason: String) { skipped[reason, default: 0] += 1 }
+    public mutating func skip(_ reason: String) { skipped[reason, default: 0] += 1 }
 }
 
 /// Why a feed could not be read: said in the source's status, so it names the file and the field.

@@ -142,6 +142,7 @@ public final class PersistenceScheduler: Service, DeviceIDReservations, Sendable
             status.stored = outcome.stored
             status.duplicates = outcome.observations - outcome.stored - outcome.skipped["unknown device", default: 0]
             status.skipped = outcome.skipped
+            status.warnings = Array(batch.warnings.prefix(SourceStatus.warningLimit))
             Counter(label: "cmc_persistence_runs_total", dimensions: [("source", id), ("result", "ok")]).increment()
             Counter(label: "cmc_persistence_stored_total", dimensions: [("source", id)]).increment(by: outcome.stored)
         } catch {

@@ -154,8 +154,10 @@ public struct Source: Codable, Sendable, Equatable {
         guard (1...86_400 * 7).contains(interval) else { throw APIError.invalid("interval", "must be 1 to 604800 seconds") }
         guard (1...600).contains(timeout) else { throw APIError.invalid("timeout", "must be 1 to 600 seconds") }
         switch kind {
-        case .datex2Parking, .datex2Traffic:
+        case .datex2Traffic:
             if sitesURL == nil { throw APIError.invalid("sitesUrl", "is required for \(kind.rawValue): the DATEX II site table") }
+        case .datex2Parking:
+            break  // without sitesUrl, the status publication must carry its table
         case .gtfsRealtime:
             if schedule == nil { throw APIError.invalid("schedule", "is required for gtfs-rt: the id of the GTFS source it updates") }
         case .json:

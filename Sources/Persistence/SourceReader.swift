@@ -27,31 +27,36 @@ struct SourceReader: Sendable {
         let prefix = source.devicePrefix
         switch source.kind {
         case .gtfs:
-            let schedule = try GTFSSchedule(archive: GTFSArchive(data: try await fetch(source.url, source, trusted: trusted)))
+            let schedule = try await read("url", source.url, source, trusted: trusted) { try GTFSSchedule(archive: GTFSArchive(data: $0)) }
             timetables.set(source: source.id, prefix: prefix, schedule: schedule)
             var batch = FeedBatch()
             batch.devices = schedule.stops.map { stop in
                 FeedDevice(id: DeviceID.make(prefix, stop.id), category: source.category, name: stop.name, lat: stop.lat, lon: stop.lon,
-                           metadata: ["lines": .array(schedule.lines(at: stop.id).map(JSONValue.string)), "stopCode": .string(stop.id)])
+                           metadata: Self.metadata(of: stop, lines: schedule.lines(at: stop.id)))
             }
             return batch
 
         case .gtfsRealtime:
             let scheduleID = source.schedule ?? ""
             let schedule = timetables.schedule(source: scheduleID)
-            let feed = try GTFSRealtimeFeed(data: try await fetch(source.url, source, trusted: trusted), schedule: schedule)
+            let feed = try await read("url", source.url, source, trusted: trusted) { try GTFSRealtimeFeed(data: $0, schedule: schedule) }
             return realtime(feed, source: source, stopPrefix: prefixOf(scheduleID) ?? scheduleID, schedule: schedule, memory: &memory)
 
         case .gbfs:
-            let discovery = try GBFSDocument(file: "gbfs", data: try await fetch(source.url, source, trusted: trusted))
-            let feeds = try GBFSFeed.discovery(discovery, language: source.language)
+            let discovery = try await read("url", source.url, source, trusted: trusted) { try GBFSDocument(file: "gbfs", data: $0) }
+            let feeds = try named("url", source.url) { try GBFSFeed.discovery(discovery, language: source.language) }
+            var documents = [discovery]
             func document(_ name: String) async throws -> GBFSDocument? {
                 guard let link = feeds[name] else { return nil }
                 let resolved = URL(string: link, relativeTo: URL(string: resolve(source.url)))?.absoluteString ?? link
                 // The discovery file names the other files' URLs: the source's credentials go only
                 // where the discovery file itself came from.
                 let sameOrigin = URL(string: resolved).map(OutboundPolicy.origin) == URL(string: resolve(source.url)).map(OutboundPolicy.origin)
-                return try GBFSDocument(file: name, data: try await fetch(resolved, source, trusted: trusted, credentials: sameOrigin))
+                let file = try await read("\(name) (listed in gbfs.json)", resolved, source, trusted: trusted, credentials: sameOrigin) {
+                    try GBFSDocument(file: name, data: $0)
+                }
+                documents.append(file)
+                return file
             }
             guard let information = try await document("station_information") else {
                 throw FeedError("gbfs.json lists no station_information")
@@ -62,9 +67,10 @@ struct SourceReader: Sendable {
             var batch = FeedBatch()
             batch.devices = GBFSFeed.stations(information, category: source.category, types: types)
             let known = Set(batch.devices.map(\.id))
-            if let status = try await document("station_status") {
+            let status = try await document("station_status")
+            if let status {
                 for observation in GBFSFeed.statuses(status, types: types, vehicles: vehicles) {
-                    if known.contains(observation.device) { batch.observations.append(observation) } else { batch.skipped["status of an unlisted station", default: 0] += 1 }
+                    if known.contains(observation.device) { batch.observations.append(observation) } else { batch.skip("status of an unlisted station") }
                 }
             }
             if source.vehicles == true, let vehicles {
@@ -72,22 +78,28 @@ struct SourceReader: Sendable {
                 batch.devices += free.devices
                 batch.observations += free.observations
             }
+            GBFSFeed.report(documents, into: &batch)
             return prefixed(batch, prefix)
 
         case .datex2Parking:
-            let sites = try DATEXParking.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source, trusted: trusted)), category: source.category)
-            let capacities = sites.reduce(into: [String: Double]()) { $0[$1.id] = $1.metadata["capacity"]?.number }
-            let (observations, skipped) = try DATEXParking.statuses(DATEXPublication(data: try await fetch(source.url, source, trusted: trusted)), capacities: capacities)
+            let status = try await read("url", source.url, source, trusted: trusted) { try DATEXPublication(data: $0) }
+            // Without sitesUrl, the facility model's status must carry its table: the one file is the feed.
+            let sites = if let sitesURL = source.sitesURL {
+                try await read("sitesUrl", sitesURL, source, trusted: trusted) { try Self.parkingSites(DATEXPublication(data: $0), source) }
+            } else {
+                try named("url", source.url) { try Self.parkingSites(status, source) }
+            }
+            let (observations, skipped) = try named("url", source.url) { try DATEXParking.statuses(status, sites: sites) }
             return prefixed(FeedBatch(devices: sites, observations: observations, skipped: skipped), prefix)
 
         case .datex2Traffic:
-            let sites = try DATEXTraffic.sites(DATEXPublication(data: try await fetch(source.sitesURL ?? "", source, trusted: trusted)), category: source.category)
-            let (observations, skipped) = try DATEXTraffic.measurements(DATEXPublication(data: try await fetch(source.url, source, trusted: trusted)))
+            let sites = try await read("sitesUrl", source.sitesURL ?? "", source, trusted: trusted) { try DATEXTraffic.sites(DATEXPublication(data: $0), category: source.category) }
+            let (observations, skipped) = try await read("url", source.url, source, trusted: trusted) { try DATEXTraffic.measurements(DATEXPublication(data: $0)) }
             return prefixed(FeedBatch(devices: sites, observations: observations, skipped: skipped), prefix)
 
         case .json:
             guard let mapping = source.mapping else { throw FeedError("the source has no mapping") }
-            return prefixed(try mapping.read(try await fetch(source.url, source, trusted: trusted), category: source.category, fetchedAt: .now()), prefix)
+            return prefixed(try await read("url", source.url, source, trusted: trusted) { try mapping.read($0, category: source.category, fetchedAt: .now()) }, prefix)
         }
     }
 
@@ -132,6 +144,54 @@ struct SourceReader: Sendable {
             }
         }
         return batch
+    }
+
+    /// The sites of a DATEX II parking table, or of a status that carries its table; none is an error.
+    static func parkingSites(_ table: DATEXPublication, _ source: Source) throws -> [FeedDevice] {
+        let sites = try DATEXParking.sites(table, category: source.category)
+        guard sites.isEmpty else { return sites }
+        throw FeedError("the \(table.kinds.joined(separator: " and ")) carries no parking sites"
+            + (source.sitesURL == nil ? "; give sitesUrl, the table of the sites (ParkingTablePublication or ParkingFacilityTablePublication)" : ""))
+    }
+
+    /// A GTFS stop's facts on its device: the lines riders board or leave on there, and the code
+    /// on the sign where the feed gives one.
+    static func metadata(of stop: GTFSSchedule.Stop, lines: [String]) -> [String: JSONValue] {
+        var metadata: [String: JSONValue] = ["lines": .array(lines.map(JSONValue.string))]
+        if let code = stop.code { metadata["stopCode"] = .string(code) }
+        return metadata
+    }
+
+    /// Fetches one of a source's files and reads it. A failure says which field named the file
+    /// and, for what the file held, its URL.
+    private func read<T>(_ field: String, _ address: String, _ source: Source, trusted: Bool, credentials: Bool = true,
+                         _ parse: (Data) throws -> T) async throws -> T {
+        let data: Data
+        do {
+            data = try await fetch(address, source, trusted: trusted, credentials: credentials)
+        } catch let error as FeedError {
+            throw FeedError("\(field): \(error.message)")
+        }
+        return try named(field, address) { try parse(data) }
+    }
+
+    private func named<T>(_ field: String, _ address: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as FeedError {
+            throw FeedError("\(field) \(Self.shown(address)): \(error.message)")
+        }
+    }
+
+    /// A URL as a status may show it: without credentials in it or its query, which may hold a key.
+    static func shown(_ address: String) -> String {
+        guard var parts = URLComponents(string: address), parts.scheme != nil else { return address }
+        parts.user = nil
+        parts.password = nil
+        let query = parts.query != nil
+        parts.query = nil
+        parts.fragment = nil
+        return (parts.string ?? address) + (query ? "?…" : "")
     }
 
     private func prefixed(_ batch: FeedBatch, _ prefix: String) -> FeedBatch {

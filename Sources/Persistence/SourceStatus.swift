@@ -22,6 +22,9 @@ public struct SourceStatus: Codable, Sendable, Equatable {
     public var duplicates: Int
     /// Entries the feed had but the reader left out, by reason.
     public var skipped: [String: Int]
+    /// From the last successful run: what the operator should know though the feed was read
+    /// (files of different versions, examples of entries left out). At most `warningLimit`.
+    public var warnings: [String]
     public var consecutiveFailures: Int
     public var runs: Int
     public var nextRunAt: Timestamp?
@@ -33,7 +36,35 @@ public struct SourceStatus: Codable, Sendable, Equatable {
         stored = 0
         duplicates = 0
         skipped = [:]
+        warnings = []
         consecutiveFailures = 0
         runs = 0
+    }
+
+    public static let warningLimit = 20
+
+    enum CodingKeys: String, CodingKey {
+        case lastRunAt, lastResult, lastError, lastSuccessAt, lastDurationMs, devices, devicesChanged, observations, stored, duplicates,
+             skipped, warnings, consecutiveFailures, runs, nextRunAt
+    }
+
+    /// Statuses stored before warnings existed read as having none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lastRunAt = try c.decodeIfPresent(Timestamp.self, forKey: .lastRunAt)
+        lastResult = try c.decodeIfPresent(Result.self, forKey: .lastResult)
+        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+        lastSuccessAt = try c.decodeIfPresent(Timestamp.self, forKey: .lastSuccessAt)
+        lastDurationMs = try c.decodeIfPresent(Int.self, forKey: .lastDurationMs)
+        devices = try c.decode(Int.self, forKey: .devices)
+        devicesChanged = try c.decode(Int.self, forKey: .devicesChanged)
+        observations = try c.decode(Int.self, forKey: .observations)
+        stored = try c.decode(Int.self, forKey: .stored)
+        duplicates = try c.decode(Int.self, forKey: .duplicates)
+        skipped = try c.decode([String: Int].self, forKey: .skipped)
+        warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
+        consecutiveFailures = try c.decode(Int.self, forKey: .consecutiveFailures)
+        runs = try c.decode(Int.self, forKey: .runs)
+        nextRunAt = try c.decodeIfPresent(Timestamp.self, forKey: .nextRunAt)
     }
 }

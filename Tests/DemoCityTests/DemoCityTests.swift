@@ -46,8 +46,8 @@ import Testing
 
     @Test func liveFeedsFollowTheClockAndPassTheirSchemas() throws {
         let documents = DemoDocuments()
-        let capacities = Dictionary(uniqueKeysWithValues: documents.city.parkings.map { ($0.id, Double($0.capacity)) })
-        let (parking, _) = try DATEXParking.statuses(DATEXPublication(data: Data(documents.parkingStatus(at: Self.morning).utf8)), capacities: capacities)
+        let sites = documents.city.parkings.map { FeedDevice(id: $0.id, category: "parking", metadata: ["capacity": .number(Double($0.capacity))]) }
+        let (parking, _) = try DATEXParking.statuses(DATEXPublication(data: Data(documents.parkingStatus(at: Self.morning).utf8)), sites: sites)
         #expect(parking.count == 5)
         #expect(parking.allSatisfy { $0.time == Self.morning })
         // Rush hour fills the car parks more than the night does.

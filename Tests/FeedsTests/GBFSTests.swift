@@ -66,16 +66,58 @@ import Testing
         #expect(v3.observations[0].values["reserved"] == .bool(false))
     }
 
-    @Test func aFileThatFailsItsSchemaSaysWhere() throws {
+    @Test func aStationThatFailsItsSchemaIsLeftOutAndTheCityIsRead() throws {
         var text = String(decoding: try FeedSamples.data("gbfs/v3.0/station_status.json"), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"num_vehicles_available\": 1,", with: "\"num_vehicles_available\": -1,")
-        let error = #expect(throws: FeedError.self) { try GBFSDocument(file: "station_status", data: Data(text.utf8)) }
-        #expect(error?.message.contains("$.data.stations[0].num_vehicles_available: must be at least 0") == true)
-        let wrongVersion = #expect(throws: FeedError.self) {
+        let whole = try GBFSDocument(file: "station_status", data: FeedSamples.data("gbfs/v3.0/station_status.json"))
+        let document = try GBFSDocument(file: "station_status", data: Data(text.utf8))
+        #expect(document.list("stations").count == whole.list("stations").count - 1)
+        #expect(document.invalid == ["station_status entries failing the GBFS 3.0 schema: num_vehicles_available: must be at least 0, found -1": 1])
+        let station = whole.list("stations")[0]["station_id"]?.text ?? ""
+        #expect(document.examples == ["station_status stations[0] station_id \(station) left out: num_vehicles_available: must be at least 0, found -1"])
+
+        // A string where a count belongs, a missing is_renting: both left out, each reason counted.
+        var v23 = try JSONSerialization.jsonObject(with: FeedSamples.data("gbfs/v2.3/station_status.json")) as! [String: Any]
+        var data = v23["data"] as! [String: Any]
+        var stations = data["stations"] as! [[String: Any]]
+        let total = stations.count
+        stations[0]["num_bikes_available"] = "3"
+        stations[1]["is_renting"] = nil
+        data["stations"] = stations
+        v23["data"] = data
+        let mixed = try GBFSDocument(file: "station_status", data: JSONSerialization.data(withJSONObject: v23))
+        #expect(mixed.list("stations").count == total - 2)
+        #expect(mixed.invalid == ["station_status entries failing the GBFS 2.3 schema: num_bikes_available: must be integer, found a string": 1,
+                                  "station_status entries failing the GBFS 2.3 schema: is_renting is required": 1])
+        #expect(GBFSFeed.statuses(mixed).count == total - 2)
+
+        // What is wrong outside the entries still refuses the file, naming the path.
+        let wrongTime = #expect(throws: FeedError.self) {
             try GBFSDocument(file: "station_status", data: Data(#"{"version":"3.0","ttl":0,"last_updated":1640887163,"data":{"stations":[]}}"#.utf8))
         }
-        #expect(wrongVersion?.message.contains("last_updated") == true)
-        #expect(throws: FeedError.self) { try GBFSDocument(file: "station_status", data: Data("[1,2".utf8)) }
+        #expect(wrongTime?.message.contains("last_updated") == true)
+        let json = #expect(throws: FeedError.self) { try GBFSDocument(file: "station_status", data: Data("[1,2".utf8)) }
+        #expect(json?.message == "station_status: malformed JSON (4 bytes)")
+        let page = #expect(throws: FeedError.self) { try GBFSDocument(file: "gbfs", data: Data("<!DOCTYPE html><html>502</html>".utf8)) }
+        #expect(page?.message.hasPrefix("gbfs: not JSON: it looks like an HTML page") == true)
+    }
+
+    @Test func filesOfDifferentVersionsAreEachCheckedAgainstTheirOwn() throws {
+        let information = try document("v3.0/station_information-1.json")
+        let status = try document("v2.3/station_status.json")
+        #expect(information.checked && status.checked)
+        var unknown = try JSONSerialization.jsonObject(with: FeedSamples.data("gbfs/v2.3/vehicle_types.json")) as! [String: Any]
+        unknown["version"] = "2.2"
+        let types = try GBFSDocument(file: "vehicle_types", data: JSONSerialization.data(withJSONObject: unknown))
+        #expect(!types.checked)
+        var batch = FeedBatch()
+        GBFSFeed.report([information, status, types], into: &batch)
+        #expect(batch.warnings == [
+            "the files declare different GBFS versions (station_information 3.0, station_status 2.3, vehicle_types 2.2): each was checked against its own version's schema",
+            "vehicle_types declares GBFS 2.2, for which no schema is shipped (2.3, 3.0): read without a check",
+        ])
+        // A v2.3 status read with v3.0 stations: the readers take either shape.
+        #expect(!GBFSFeed.statuses(status).isEmpty && !GBFSFeed.stations(information, category: "bikesharing").isEmpty)
     }
 
     @Test func schemaKeywords() throws {

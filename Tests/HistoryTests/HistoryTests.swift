@@ -125,6 +125,25 @@ struct HistoryTests {
         }
     }
 
+    @Test("an unknown device is 404 on every History route, for every caller", arguments: TestBackend.all)
+    func unknownDevice(backend: TestBackend) async throws {
+        try await TestPlatform.run(backend) { t in
+            let user = try await t.user("ugo")
+            let service = try await t.microserviceToken()
+            for token in [t.adminToken, service, user.token, nil] as [String?] {
+                for uri in ["/history?device=no-such-device", "/history/no-such-device/latest",
+                            "/history/no-such-device/aggregate?field=t&fn=avg&bucket=1h"] {
+                    let reply = try await t.client.send(.get, uri, token: token)
+                    #expect(reply.status == .notFound, "\(uri) as \(token == nil ? "nobody" : "a caller"): \(reply.status)")
+                }
+            }
+            // A device that exists but is not the caller's answers the same as one that does not.
+            try await t.client.json(.post, "/devices", token: t.adminToken, body: ["id": "private-one", "category": "weather", "connector": "http"], expect: .created)
+            #expect(try await t.client.send(.get, "/history?device=private-one", token: user.token).status == .notFound)
+            #expect(try await t.client.send(.get, "/history?device=private-one", token: t.adminToken).status == .ok)
+        }
+    }
+
     @Test("a deleted device's readings do not pass to the next owner of its id", arguments: TestBackend.all)
     func deletedDeviceHistory(backend: TestBackend) async throws {
         try await TestPlatform.run(backend) { t in

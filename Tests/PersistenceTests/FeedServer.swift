@@ -15,7 +15,8 @@ final class FeedServer: Sendable {
     let blobs = NIOLockedValueBox<[String: [UInt8]]>([:])
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let traffic = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    /// The Feeds tests' own fixtures, served under `files/fixtures/`.
+    static let feedsFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("FeedsTests/Fixtures")
 
     static func run<T: Sendable>(_ body: @Sendable (FeedServer, String) async throws -> T) async throws -> T {
@@ -33,13 +34,13 @@ final class FeedServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: text.replacingOccurrences(of: "{base}", with: base))))
         }
-        // The sample feeds (`traffic/...` from the Feeds tests' fixtures), and what a test puts in `blobs`.
+        // The sample feeds (`fixtures/...` from the Feeds tests' own), and what a test puts in `blobs`.
         router.get("files/**") { _, context -> Response in
             let path = context.parameters.getCatchAll().joined(separator: "/")
             guard !path.split(separator: "/").contains("..") else { return Response(status: .badRequest) }
             var bytes = server.blobs.withLockedValue { $0[path] }
             if bytes == nil {
-                let file = path.hasPrefix("traffic/") ? traffic.appendingPathComponent(String(path.dropFirst(8))) : SampleFeeds.directory.appendingPathComponent(path)
+                let file = path.hasPrefix("fixtures/") ? feedsFixtures.appendingPathComponent(String(path.dropFirst(9))) : SampleFeeds.directory.appendingPathComponent(path)
                 bytes = (try? Data(contentsOf: file)).map(Array.init)
             }
             guard let bytes else { return Response(status: .notFound) }

@@ -22,6 +22,8 @@ public final class XMLTree: @unchecked Sendable {
         parser.shouldProcessNamespaces = true
         parser.delegate = builder
         guard parser.parse(), let root = builder.root else {
+            let kind = FeedContent.describe(data)
+            if !kind.hasPrefix("XML") { throw FeedError("not XML: it looks like \(kind)") }
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
             throw FeedError("not well-formed XML (line \(parser.lineNumber)): \(reason)")
         }

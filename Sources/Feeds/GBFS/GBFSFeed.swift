@@ -1,12 +1,24 @@
 import CMCCore
 import Foundation
 
-/// One GBFS file (v2.3 or v3.0), checked against its JSON Schema.
+/// One GBFS file (v2.3 or v3.0), checked against the JSON Schema of the version it declares.
+/// An entry of a list (a station, a vehicle) that fails the schema is left out and counted; the
+/// rest of the file must conform.
 public struct GBFSDocument: Sendable {
     public var file: String
     public var version: String
     public var lastUpdated: Timestamp
     public var data: [String: JSONValue]
+    /// Whether a schema of the declared version was shipped to check the file against.
+    public var checked: Bool
+    /// Entries left out, by what is wrong with them.
+    public var invalid: [String: Int]
+    /// A few of them with their ids and positions, for the source's status.
+    public var examples: [String]
+
+    /// Distinct reasons kept per file, and examples: a feed broken in every way stays a short status.
+    static let reasonLimit = 20
+    static let exampleLimit = 5
 
     /// Parses and validates `data` as the GBFS file `file` (`station_status`, `gbfs`...).
     public init(file: String, data: Data) throws {
@@ -14,20 +26,64 @@ public struct GBFSDocument: Sendable {
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw FeedError("\(file): not JSON (\(data.count) bytes)")
+            throw FeedError("\(file): \(FeedContent.notJSON(data))")
         }
-        guard case .object(let root) = value else { throw FeedError("\(file): not a JSON object") }
+        guard case .object(var root) = value else { throw FeedError("\(file): not a JSON object") }
         guard case .string(let version)? = root["version"] else { throw FeedError("\(file): version is missing") }
-        if let schema = GBFSSchemas.schema(file: file, version: version) {
-            let violations = schema.violations(of: value)
+        var rejected = Rejected(file: file, version: version)
+        let schema = GBFSSchemas.schema(file: file, version: version)
+        if let schema {
+            if case .object(var body)? = root["data"] {
+                for (name, entries) in body {
+                    guard case .array(let items) = entries, let itemSchema = schema.items(of: name) else { continue }
+                    var kept: [JSONValue] = []
+                    for (index, item) in items.enumerated() {
+                        if let problem = itemSchema.violations(of: item, limit: 1).first {
+                            rejected.add(item, at: "\(name)[\(index)]", problem: problem)
+                        } else {
+                            kept.append(item)
+                        }
+                    }
+                    body[name] = .array(kept)
+                }
+                root["data"] = .object(body)
+            }
+            let violations = schema.violations(of: .object(root))
             if !violations.isEmpty { throw FeedError("\(file) fails the GBFS \(version) schema: \(violations.joined(separator: "; "))") }
         }
         guard let updated = Timestamp(feedValue: root["last_updated"]) else { throw FeedError("\(file): last_updated is not a time") }
         guard case .object(let body)? = root["data"] else { throw FeedError("\(file): data is missing") }
         self.file = file
         self.version = version
+        self.checked = schema != nil
         self.lastUpdated = updated
         self.data = body
+        self.invalid = rejected.reasons
+        self.examples = rejected.examples
+    }
+
+    /// The entries of a file left out, counted by reason.
+    struct Rejected {
+        let file: String
+        let version: String
+        var reasons: [String: Int] = [:]
+        var examples: [String] = []
+
+        mutating func add(_ item: JSONValue, at position: String, problem: String) {
+            // "$.num_bikes_available: must be integer, found string": the entry's own path.
+            let what = problem.hasPrefix("$.") ? String(problem.dropFirst(2)) : problem.hasPrefix("$: ") ? String(problem.dropFirst(3)) : problem
+            var reason = "\(file) entries failing the GBFS \(version) schema: \(what)"
+            if reasons[reason] == nil, reasons.count >= GBFSDocument.reasonLimit { reason = "\(file) entries failing the GBFS \(version) schema: other reasons" }
+            reasons[reason, default: 0] += 1
+            guard examples.count < GBFSDocument.exampleLimit else { return }
+            var id = ""
+            if case .object(let fields) = item {
+                for key in ["station_id", "vehicle_id", "bike_id", "vehicle_type_id"] {
+                    if case .string(let value)? = fields[key] { id = " \(key) \(value)"; break }
+                }
+            }
+            examples.append("\(file) \(position)\(id) left out: \(what)")
+        }
     }
 
     func list(_ name: String) -> [[String: JSONValue]] {
@@ -162,6 +218,23 @@ public enum GBFSFeed {
         return (devices, observations)
     }
 
+    /// What the files of one read say beyond their data: entries left out, versions that differ
+    /// between files, versions no schema is shipped for.
+    public static func report(_ documents: [GBFSDocument], into batch: inout FeedBatch) {
+        for document in documents {
+            for (reason, count) in document.invalid { batch.skipped[reason, default: 0] += count }
+            batch.warnings += document.examples
+        }
+        if Set(documents.map(\.version)).count > 1 {
+            batch.warnings.append("the files declare different GBFS versions (" + documents.map { "\($0.file) \($0.version)" }.joined(separator: ", ")
+                + "): each was checked against its own version's schema")
+        }
+        for document in documents where !document.checked && GBFSSchemas.checks(file: document.file) {
+            batch.warnings.append("\(document.file) declares GBFS \(document.version), for which no schema is shipped "
+                + "(\(GBFSSchemas.versions.joined(separator: ", "))): read without a check")
+        }
+    }
+
     /// A v2.3 plain string, or the first text of a v3.0 localized array.
     static func localized(_ value: JSONValue?) -> String? {
         switch value {
@@ -183,9 +256,11 @@ extension JSONValue {
 
 /// The GBFS JSON Schemas shipped with the platform, loaded once.
 enum GBFSSchemas {
+    static let versions = ["2.3", "3.0"]
+
     static let loaded: [String: JSONSchema] = {
         var schemas: [String: JSONSchema] = [:]
-        for version in ["2.3", "3.0"] {
+        for version in versions {
             guard let folder = Bundle.module.url(forResource: "v\(version)", withExtension: nil, subdirectory: "Schemas"),
                   let files = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { continue }
             for file in files where file.hasSuffix(".json") {
@@ -198,4 +273,7 @@ enum GBFSSchemas {
     }()
 
     static func schema(file: String, version: String) -> JSONSchema? { loaded["\(version)/\(file)"] }
+
+    /// Whether some version's schema covers this file.
+    static func checks(file: String) -> Bool { versions.contains { loaded["\($0)/\(file)"] != nil } }
 }

@@ -6,6 +6,8 @@ public struct GTFSArchive {
     private let archive: Archive
 
     public init(data: Data) throws {
+        let kind = FeedContent.describe(data)
+        guard kind.hasPrefix("a zip archive") else { throw FeedError("not a GTFS zip archive: it looks like \(kind)") }
         do {
             archive = try Archive(data: data, accessMode: .read)
         } catch {

@@ -6,6 +6,8 @@ import Foundation
 public struct GTFSSchedule: Sendable {
     public struct Stop: Sendable, Equatable {
         public var id: String
+        /// The code riders see on the sign (`stop_code`), where the feed has one.
+        public var code: String?
         public var name: String?
         public var lat: Double
         public var lon: Double
@@ -30,10 +32,13 @@ public struct GTFSSchedule: Sendable {
         var calls: [(sequence: Int32, stop: String)] = []
     }
 
+    /// A call where riders may board: not the trip's last stop, not marked `pickup_type=1`.
     struct StopTime: Sendable {
         var trip: Int32
         /// Seconds after noon minus 12 h of the service day; may exceed 24 h.
         var departure: Int32
+        /// Index in `headsigns` of the call's `stop_headsign`, or -1 for the trip's.
+        var headsign: Int32 = -1
     }
 
     struct Service: Sendable {
@@ -58,7 +63,13 @@ public struct GTFSSchedule: Sendable {
     let trips: [Trip]
     let services: [Service]
     let timetable: [String: [StopTime]]
+    let headsigns: [String]
     let linesByStop: [String: [Int]]
+    /// Whole days the latest time of day in the feed runs past its service day (times past 24:00).
+    let overrun: Int64
+
+    /// How far ahead departures are looked for: a week covers every weekly timetable.
+    public static let horizonDays: Int64 = 7
 
     public struct Departure: Sendable, Equatable {
         public var line: String
@@ -68,19 +79,26 @@ public struct GTFSSchedule: Sendable {
         public var time: Timestamp
     }
 
-    /// The lines (route short names) calling at a stop, sorted.
+    /// The lines (route short names) on which riders may board or leave at a stop, timed calls or
+    /// untimed ones alike, sorted. A line that only passes through (no pickup, no drop-off) is not
+    /// listed.
     public func lines(at stop: String) -> [String] {
         (linesByStop[stop] ?? []).map { routes[$0].line }.sorted()
     }
 
-    /// The next departures from a stop at or after `from`, soonest first, within the next two days.
+    /// The next calls at a stop where a rider can board, at or after `from`, soonest first: as many
+    /// as `limit`, looking at most `horizonDays` ahead. A trip's last stop and calls without pickup
+    /// are not departures.
     public func departures(stop: String, from: Timestamp, limit: Int, line: String? = nil) -> [Departure] {
-        guard let times = timetable[stop] else { return [] }
+        guard let times = timetable[stop], limit > 0 else { return [] }
         let today = serviceDay(containing: from)
+        let end = Timestamp(microseconds: from.microseconds + Self.horizonDays * 86_400_000_000)
         var found: [Departure] = []
-        // Yesterday's service may still be running past midnight (times after 24:00).
-        for day in (today - 1)...(today + 1) {
+        // Earlier service days may still be running (times past 24:00); later days start no
+        // earlier than their own base, so the search stops once the limit is met before it.
+        for day in (today - overrun)...(today + Self.horizonDays) {
             let base = noonMinus12h(day: day)
+            if found.count >= limit, let last = found.last, last.time.secondsSince1970 <= base { break }
             for time in times {
                 let trip = trips[Int(time.trip)]
                 guard services[trip.service].runs(on: day) else { continue }
@@ -88,14 +106,16 @@ public struct GTFSSchedule: Sendable {
                 if let line, route.line != line { continue }
                 for departure in departuresOf(trip: trip, at: time.departure) {
                     let at = Timestamp(microseconds: (base + Int64(departure)) * 1_000_000)
-                    if at >= from {
-                        found.append(Departure(line: route.line, route: route.id, headsign: trip.headsign, trip: tripIDs[Int(time.trip)], time: at))
+                    if at >= from, at < end {
+                        found.append(Departure(line: route.line, route: route.id, headsign: time.headsign >= 0 ? headsigns[Int(time.headsign)] : trip.headsign,
+                                               trip: tripIDs[Int(time.trip)], time: at))
                     }
                 }
             }
+            found.sort { ($0.time, $0.line, $0.trip) < ($1.time, $1.line, $1.trip) }
+            if found.count > limit { found.removeLast(found.count - limit) }
         }
-        found.sort { ($0.time, $0.line, $0.trip) < ($1.time, $1.line, $1.trip) }
-        return Array(found.prefix(limit))
+        return found
     }
 
     let tripIDs: [String]
@@ -160,7 +180,7 @@ extension GTFSSchedule {
                   (-90...90).contains(lat), (-180...180).contains(lon) else {
                 throw FeedError("stops.txt line \(line + 2): stop \(id) needs stop_lat and stop_lon in degrees")
             }
-            stops.append(Stop(id: id, name: stopsTable.value(row, "stop_name"), lat: lat, lon: lon))
+            stops.append(Stop(id: id, code: stopsTable.value(row, "stop_code"), name: stopsTable.value(row, "stop_name"), lat: lat, lon: lon))
         }
         self.stops = stops
 
@@ -227,22 +247,51 @@ extension GTFSSchedule {
         guard stopTimes.columns["departure_time"] != nil || stopTimes.columns["arrival_time"] != nil else {
             throw FeedError("stop_times.txt: missing required column departure_time")
         }
-        var timetable: [String: [StopTime]] = [:]
-        var lines: [String: Set<Int>] = [:]
+        var calls = [[Call]](repeating: [], count: trips.count)
         for (line, row) in stopTimes.rows.enumerated() {
             let tripID = try stopTimes.required(row, "trip_id", line: line)
             guard let trip = tripIndex[tripID] else { throw FeedError("stop_times.txt line \(line + 2): unknown trip_id \(tripID)") }
             let stop = try stopTimes.required(row, "stop_id", line: line)
-            // Untimed intermediate stops carry no time; they are left out of the timetable.
-            guard let text = stopTimes.value(row, "departure_time") ?? stopTimes.value(row, "arrival_time") else { continue }
-            guard let seconds = GTFSSchedule.seconds(text) else {
-                throw FeedError("stop_times.txt line \(line + 2): departure_time \(text) is not HH:MM:SS")
+            func time(_ column: String) throws -> Int32? {
+                guard let text = stopTimes.value(row, column) else { return nil }
+                guard let seconds = GTFSSchedule.seconds(text) else { throw FeedError("stop_times.txt line \(line + 2): \(column) \(text) is not HH:MM:SS") }
+                return seconds
             }
-            let sequence = stopTimes.value(row, "stop_sequence").flatMap { Int32($0) } ?? Int32(trips[trip].calls.count)
-            trips[trip].calls.append((sequence, stop))
-            trips[trip].firstDeparture = min(trips[trip].firstDeparture, seconds)
-            timetable[stop, default: []].append(StopTime(trip: Int32(trip), departure: seconds))
-            lines[stop, default: []].insert(trips[trip].route)
+            let arrival = try time("arrival_time"), departure = try time("departure_time")
+            let sequence = stopTimes.value(row, "stop_sequence").flatMap { Int32($0) } ?? Int32(calls[trip].count)
+            calls[trip].append(Call(sequence: sequence, stop: stop, time: departure ?? arrival, arrival: arrival ?? departure,
+                                    pickup: stopTimes.value(row, "pickup_type") != "1", dropOff: stopTimes.value(row, "drop_off_type") != "1",
+                                    headsign: stopTimes.value(row, "stop_headsign")))
+        }
+        var timetable: [String: [StopTime]] = [:]
+        var lines: [String: Set<Int>] = [:]
+        var headsigns: [String] = []
+        var headsignIndex: [String: Int32] = [:]
+        var latest: Int32 = 0
+        var spans = [Int32](repeating: 0, count: trips.count)  // first to last call, for frequencies
+        for trip in trips.indices {
+            var tripCalls = calls[trip]
+            tripCalls.sort { $0.sequence < $1.sequence }
+            Call.interpolate(&tripCalls)
+            trips[trip].calls = tripCalls.map { ($0.sequence, $0.stop) }
+            for (index, call) in tripCalls.enumerated() {
+                if call.pickup || call.dropOff { lines[call.stop, default: []].insert(trips[trip].route) }
+                guard let seconds = call.time else { continue }
+                trips[trip].firstDeparture = min(trips[trip].firstDeparture, seconds)
+                latest = max(latest, seconds)
+                spans[trip] = seconds - trips[trip].firstDeparture
+                // A rider boards where the trip picks up and goes on: not at its last stop.
+                guard call.pickup, index < tripCalls.count - 1 else { continue }
+                var headsign: Int32 = -1
+                if let text = call.headsign {
+                    if let known = headsignIndex[text] { headsign = known } else {
+                        headsign = Int32(headsigns.count)
+                        headsignIndex[text] = headsign
+                        headsigns.append(text)
+                    }
+                }
+                timetable[call.stop, default: []].append(StopTime(trip: Int32(trip), departure: seconds, headsign: headsign))
+            }
         }
         if let frequencies = try archive.table("frequencies.txt", required: false) {
             try frequencies.require("trip_id", "start_time", "end_time", "headway_secs")
@@ -257,13 +306,48 @@ extension GTFSSchedule {
                 trips[trip].frequencies.append((start, end, headway))
             }
         }
-        for index in trips.indices { trips[index].calls.sort { $0.sequence < $1.sequence } }
+        // Frequency-based trips run until the end of their last window.
+        for index in trips.indices where !trips[index].frequencies.isEmpty {
+            latest = max(latest, (trips[index].frequencies.map(\.end).max() ?? 0) + spans[index])
+        }
         self.trips = trips
         self.tripIndex = tripIndex
         self.tripIDs = tripIDs
         self.services = services
         self.timetable = timetable
+        self.headsigns = headsigns
         self.linesByStop = lines.mapValues { $0.sorted() }
+        self.overrun = Int64(latest) / 86_400 + 1
+    }
+
+    /// One row of stop_times.txt while its trip is assembled.
+    struct Call {
+        var sequence: Int32
+        var stop: String
+        /// Departure, else arrival; nil for an untimed call until interpolated.
+        var time: Int32?
+        var arrival: Int32?
+        var pickup: Bool
+        var dropOff: Bool
+        var headsign: String?
+
+        /// Untimed calls between two timed ones get times evenly spaced between them, as GTFS asks
+        /// consumers to do when `shape_dist_traveled` is not given. Calls before the first or after the
+        /// last timed one stay untimed.
+        static func interpolate(_ calls: inout [Call]) {
+            var previous: Int?
+            for index in calls.indices where calls[index].time != nil {
+                if let previous, index - previous > 1, let start = calls[previous].time, let end = calls[index].arrival {
+                    let gaps = Int32(index - previous)
+                    for between in (previous + 1)..<index {
+                        let time = start + (end - start) * Int32(between - previous) / gaps
+                        calls[between].time = time
+                        calls[between].arrival = time
+                    }
+                }
+                previous = index
+            }
+        }
     }
 
     /// `H:MM:SS` or `HH:MM:SS`, hours possibly past 24.

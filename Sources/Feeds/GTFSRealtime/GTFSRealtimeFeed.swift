@@ -52,10 +52,11 @@ public struct GTFSRealtimeFeed: Sendable {
         do {
             message = try TransitRealtime_FeedMessage(serializedBytes: data)
         } catch {
-            throw FeedError("not a GTFS-Realtime FeedMessage (\(data.count) bytes): \(error)")
+            throw FeedError("not a GTFS-Realtime FeedMessage: it looks like \(FeedContent.describe(data)) (\(error))")
         }
         guard message.hasHeader, message.header.hasGtfsRealtimeVersion else {
-            throw FeedError("not a GTFS-Realtime FeedMessage: the header and its gtfs_realtime_version are missing")
+            // Text often decodes as a protobuf of unknown fields: say what it looked like.
+            throw FeedError("not a GTFS-Realtime FeedMessage: the header and its gtfs_realtime_version are missing; it looks like \(FeedContent.describe(data))")
         }
         if message.header.hasTimestamp, message.header.timestamp > 0 { time = Timestamp(microseconds: Int64(message.header.timestamp) * 1_000_000) }
         for entity in message.entity {

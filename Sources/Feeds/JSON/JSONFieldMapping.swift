@@ -34,7 +34,7 @@ public struct JSONFieldMapping: Codable, Sendable, Equatable {
         do {
             document = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw FeedError("not JSON (\(data.count) bytes)")
+            throw FeedError(FeedContent.notJSON(data))
         }
         let found = items.map { Self.lookup($0, in: document) } ?? document
         let items: [JSONValue]

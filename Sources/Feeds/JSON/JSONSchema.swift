@@ -14,6 +14,14 @@ public struct JSONSchema: Sendable {
         self.init(try JSONDecoder().decode(JSONValue.self, from: data))
     }
 
+    /// The schema of the entries of the list `name` in the document's `data` object, as GBFS files
+    /// have one: nil when the schema does not say.
+    func items(of name: String) -> JSONSchema? {
+        guard case .object(let s) = root, case .object(let properties)? = s["properties"], case .object(let data)? = properties["data"],
+              case .object(let fields)? = data["properties"], case .object(let list)? = fields[name], let items = list["items"] else { return nil }
+        return JSONSchema(items)
+    }
+
     /// The first few violations, each as "path: what is wrong"; empty when the document conforms.
     public func violations(of value: JSONValue, limit: Int = 5) -> [String] {
         var found: [String] = []
