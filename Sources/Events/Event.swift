@@ -20,16 +20,12 @@ public struct Event: Sendable {
     public let time: Timestamp
     /// `{"type", "device", "category", "time", "data"}`, `data` being the device or the reading.
     public let json: [UInt8]
+    /// Heard from another process through the event mesh: delivered to this process's
+    /// subscribers, but not published or delivered again by it (its own process did that).
+    public let remote: Bool
 
     public init(kind: Kind, device: String, category: String, owner: String, isPublic: Bool, location: GeoPoint?,
                 time: Timestamp = .now(), data: some JSONWritable) {
-        self.kind = kind
-        self.device = device
-        self.category = category
-        self.owner = owner
-        self.isPublic = isPublic
-        self.location = location
-        self.time = time
         var writer = JSONWriter(capacity: 512)
         writer.object { w in
             w.key("category"); w.string(category)
@@ -38,6 +34,27 @@ public struct Event: Sendable {
             w.key("time"); w.timestamp(time)
             w.key("type"); w.string(kind.rawValue)
         }
-        json = writer.bytes
+        self.init(kind: kind, device: device, category: category, owner: owner, isPublic: isPublic, location: location, time: time,
+                  json: writer.bytes, remote: false)
+    }
+
+    /// An event as another process announced it, its JSON as that process wrote it.
+    public init(remote kind: Kind, device: String, category: String, owner: String, isPublic: Bool, location: GeoPoint?,
+                time: Timestamp, json: [UInt8]) {
+        self.init(kind: kind, device: device, category: category, owner: owner, isPublic: isPublic, location: location, time: time,
+                  json: json, remote: true)
+    }
+
+    private init(kind: Kind, device: String, category: String, owner: String, isPublic: Bool, location: GeoPoint?,
+                 time: Timestamp, json: [UInt8], remote: Bool) {
+        self.kind = kind
+        self.device = device
+        self.category = category
+        self.owner = owner
+        self.isPublic = isPublic
+        self.location = location
+        self.time = time
+        self.json = json
+        self.remote = remote
     }
 }

@@ -18,14 +18,18 @@ public struct EventFilter: Sendable, Equatable {
     public var categories: Set<String>?
     public var devices: Set<String>?
     public var boundingBox: GeoBox?
+    /// Only the events of this process: for what carries events out (the broker's topics,
+    /// webhooks, the mesh), which the process that produced an event does once.
+    public var localOnly: Bool
 
     public init(viewer: Viewer, kinds: Set<Event.Kind>? = nil, categories: Set<String>? = nil, devices: Set<String>? = nil,
-                boundingBox: GeoBox? = nil) {
+                boundingBox: GeoBox? = nil, localOnly: Bool = false) {
         self.viewer = viewer
         self.kinds = kinds
         self.categories = categories
         self.devices = devices
         self.boundingBox = boundingBox
+        self.localOnly = localOnly
     }
 
     /// Event types by name (`reading`, `device.created`...), refusing unknown ones.
@@ -39,6 +43,7 @@ public struct EventFilter: Sendable, Equatable {
     }
 
     public func admits(_ event: Event) -> Bool {
+        if localOnly, event.remote { return false }
         if case .user(let user) = viewer, !event.isPublic, event.owner != user { return false }
         if let kinds, !kinds.contains(event.kind) { return false }
         if let categories, !categories.contains(event.category) { return false }

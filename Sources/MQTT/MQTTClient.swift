@@ -22,7 +22,13 @@ public final class MQTTClient: @unchecked Sendable {
         var receiver: CheckedContinuation<[MQTTMessage]?, Never>?
         var receiveLimit = 1
         var finished = false
+        var dropped = 0
     }
+
+    /// Messages kept for a reader that has not taken them; past it, new ones are dropped and counted.
+    let maximumQueued: Int
+    /// Messages dropped because the reader was that far behind.
+    public var dropped: Int { state.withLockedValue { $0.dropped } }
 
     private static let libraryInitialised: Bool = {
         mosquitto_lib_init()
@@ -32,7 +38,9 @@ public final class MQTTClient: @unchecked Sendable {
     /// - Parameters:
     ///   - clientID: fixed for a persistent session, so the broker keeps messages while we are away.
     ///   - cleanSession: false to resume the session (and its queued QoS 1 messages) on reconnect.
-    public init(clientID: String, cleanSession: Bool, endpoint: MQTTEndpoint) throws {
+    ///   - maximumQueued: messages kept for a reader that has not taken them.
+    public init(clientID: String, cleanSession: Bool, endpoint: MQTTEndpoint, maximumQueued: Int = 100_000) throws {
+        self.maximumQueued = maximumQueued
         _ = Self.libraryInitialised
         guard let handle = mosquitto_new(clientID, cleanSession, nil) else {
             throw MQTTError.library("mosquitto_new", code: MOSQ_ERR_NOMEM.rawValue)
@@ -185,7 +193,7 @@ public final class MQTTClient: @unchecked Sendable {
         let received = MQTTMessage(topic: topic, payload: payload, qos: Int(message.qos), retained: message.retain)
         let (waiter, batch) = state.withLockedValue { state -> (CheckedContinuation<[MQTTMessage]?, Never>?, [MQTTMessage]) in
             guard let waiter = state.receiver else {
-                state.received.append(received)
+                if state.received.count < maximumQueued { state.received.append(received) } else { state.dropped += 1 }
                 return (nil, [])
             }
             state.receiver = nil

@@ -20,7 +20,7 @@ public final class MQTTEvents: Service, Sendable {
     public init(endpoint: MQTTEndpoint, bus: EventBus, root: String = "cmc", logger: Logger) throws {
         client = try MQTTClient(clientID: "cmc-events-\(UUID().uuidString.prefix(8))", cleanSession: true, endpoint: endpoint)
         self.root = root
-        self.events = bus.subscribe(EventFilter(viewer: .everything))
+        self.events = bus.subscribe(EventFilter(viewer: .everything, localOnly: true))
         self.logger = logger
     }
 

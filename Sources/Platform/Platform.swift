@@ -38,6 +38,8 @@ public struct Platform: Sendable {
     public let clients: ServiceClients
     /// Every device change and reading, for `/events`, the broker and webhooks.
     public let events: EventBus
+    /// The other processes' events, when several share the database (`eventMesh`).
+    public let mesh: MQTTEventMesh?
     public let webhooks: WebhookController
     /// The scheduler polling the mobility feeds and other sources that do not push.
     public let persistence: PersistenceScheduler
@@ -81,6 +83,7 @@ public struct Platform: Sendable {
         var publishing: [any Service] = [lookup]
         var managing: [any Service] = []     // broker accounts and commands
         var taking: [any Service] = []       // what takes readings in
+        var mesh: MQTTEventMesh?
         if let url = configuration.mqttURL {
             let endpoint = try MQTTEndpoint(url: url)
             let brokerAccounts = try BrokerAccounts(endpoint: endpoint)
@@ -91,6 +94,11 @@ public struct Platform: Sendable {
             taking.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
                                      ingest: ingest, logger: logger))
             publishing.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
+            if configuration.eventMesh {
+                let joined = try MQTTEventMesh(endpoint: endpoint, bus: events, logger: logger)
+                mesh = joined
+                publishing.append(joined)
+            }
         }
         let webhookRepository = WebhookRepository(database: database)
         var webhookPolicy = configuration.webhookPolicy
@@ -134,7 +142,7 @@ public struct Platform: Sendable {
             devices: DeviceController(repository: deviceRepository, history: history, ingest: ingest, accounts: accounts,
                                       commands: commands, channels: channels, events: events, reservations: persistence),
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
-            clients: clients, events: events,
+            clients: clients, events: events, mesh: mesh,
             webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), persistence: persistence,
             services: services, ingest: ingest, logger: logger
         )

@@ -29,6 +29,9 @@ public struct PlatformConfiguration: Sendable {
     public var mqttURL: String?
     /// On SQLite, how many devices' latest readings are kept in memory; 0 reads each from the file.
     public var latestReadingsInMemory = SQLiteReadingRepository.defaultCachedDevices
+    /// Several processes over one PostgreSQL database pass each other their events through the
+    /// broker (`CMC_EVENT_MESH=on`), so each one's streams and caches hear every change.
+    public var eventMesh = false
     /// The ingest's session name at the broker; one per platform, or instances take it from each other.
     public var mqttClientID = "cmc-ingest"
     /// Seconds the broker keeps the ingest's session (and queues readings for it) while away.
@@ -76,6 +79,16 @@ public struct PlatformConfiguration: Sendable {
         if let count = try int("CMC_LATEST_READINGS_IN_MEMORY", 0...100_000_000) { latestReadingsInMemory = count }
         mqttURL = environment["CMC_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let clientID = environment["CMC_MQTT_CLIENT_ID"], !clientID.isEmpty { mqttClientID = clientID }
+        switch environment["CMC_EVENT_MESH"] {
+        case nil, "", "off": eventMesh = false
+        case "on":
+            guard mqttURL != nil else { throw ConfigurationError("CMC_EVENT_MESH=on needs CMC_MQTT_URL: the mesh runs through the broker") }
+            guard databaseURL.hasPrefix("postgres") else {
+                throw ConfigurationError("CMC_EVENT_MESH=on joins processes that share a PostgreSQL database; CMC_DATABASE_URL names \(databaseURL.split(separator: ":").first ?? "")")
+            }
+            eventMesh = true
+        case let other?: throw ConfigurationError("CMC_EVENT_MESH must be on or off, not '\(other)'")
+        }
         outbound = OutboundPolicy(allowList: environment["CMC_OUTBOUND_ALLOW"])
         // CoAP listens by default on its registered ports; "off" turns a port off.
         func port(_ name: String, default value: UInt16) throws -> UInt16? {

@@ -61,8 +61,9 @@ public final class WebhookDispatcher: Service, Sendable {
         self.repository = repository
         self.policy = policy
         self.logger = logger
-        // Subscribed from the start, so events during start-up are delivered too.
-        events = bus.subscribe(EventFilter(viewer: .everything))
+        // Subscribed from the start, so events during start-up are delivered too. Each process
+        // delivers the events it produced; another's come through the mesh and are its own to deliver.
+        events = bus.subscribe(EventFilter(viewer: .everything, localOnly: true))
     }
 
     public func run() async throws {
