@@ -27,6 +27,8 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Messages kept for a reader that has not taken them; past it, new ones are dropped and counted.
     let maximumQueued: Int
+    /// Whether the broker holds the connection now (false while reconnecting).
+    public var isConnected: Bool { state.withLockedValue { $0.connected } }
     /// Messages dropped because the reader was that far behind.
     public var dropped: Int { state.withLockedValue { $0.dropped } }
 

@@ -27,6 +27,9 @@ public final class MQTTEvents: Service, Sendable {
     @discardableResult
     public func waitUntilConnected() async -> Bool { await connection.wait() }
 
+    /// Whether the broker holds the connection now.
+    public var isConnected: Bool { client.isConnected }
+
     static func suffix(_ kind: Event.Kind) -> String {
         switch kind {
         case .deviceCreated: "created"

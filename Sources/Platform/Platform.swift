@@ -40,6 +40,8 @@ public struct Platform: Sendable {
     public let events: EventBus
     /// The other processes' events, when several share the database (`eventMesh`).
     public let mesh: MQTTEventMesh?
+    /// Whether the database and the broker answer, for `/health`.
+    public let readiness: Readiness
     public let webhooks: WebhookController
     /// The scheduler polling the mobility feeds and other sources that do not push.
     public let persistence: PersistenceScheduler
@@ -84,6 +86,7 @@ public struct Platform: Sendable {
         var managing: [any Service] = []     // broker accounts and commands
         var taking: [any Service] = []       // what takes readings in
         var mesh: MQTTEventMesh?
+        var checks = [Readiness.Check("the database") { (try? await database.query("SELECT 1")) != nil }]
         if let url = configuration.mqttURL {
             let endpoint = try MQTTEndpoint(url: url)
             let brokerAccounts = try BrokerAccounts(endpoint: endpoint)
@@ -93,7 +96,9 @@ public struct Platform: Sendable {
             managing += [brokerAccounts, mqttCommands]
             taking.append(makeIngest(endpoint: endpoint, clientID: configuration.mqttClientID, root: "cmc", sessionExpiry: configuration.mqttSessionExpiry,
                                      ingest: ingest, logger: logger))
-            publishing.append(try MQTTEvents(endpoint: endpoint, bus: events, logger: logger))
+            let brokerEvents = try MQTTEvents(endpoint: endpoint, bus: events, logger: logger)
+            publishing.append(brokerEvents)
+            checks.append(Readiness.Check("the broker") { brokerEvents.isConnected })
             if configuration.eventMesh {
                 let joined = try MQTTEventMesh(endpoint: endpoint, bus: events, logger: logger)
                 mesh = joined
@@ -125,7 +130,9 @@ public struct Platform: Sendable {
         // after it has finished (and after the HTTP server, which comes last): first what takes
         // readings in finishes its batches, then commands and accounts, then what publishes the
         // events of those last batches; the database is closed after all of them (see `serve`).
-        let services = publishing + managing + taking
+        let readiness = Readiness(checks: checks)
+        await readiness.probe()
+        let services = [readiness] + publishing + managing + taking
         let appRepository = SQLAppRepository(database: database)
         let users = UserController(repository: SQLUserRepository(database: database), attempts: SigninAttempts(database: database),
                                    hasher: PasswordHasher(cost: configuration.bcryptCost), authority: authority,
@@ -142,7 +149,7 @@ public struct Platform: Sendable {
             devices: DeviceController(repository: deviceRepository, history: history, ingest: ingest, accounts: accounts,
                                       commands: commands, channels: channels, events: events, reservations: persistence),
             history: HistoryController(repository: readings, devices: LocalDeviceDirectory(repository: deviceRepository)),
-            clients: clients, events: events, mesh: mesh,
+            clients: clients, events: events, mesh: mesh, readiness: readiness,
             webhooks: WebhookController(repository: webhookRepository, dispatcher: dispatcher), persistence: persistence,
             services: services, ingest: ingest, logger: logger
         )
@@ -158,7 +165,7 @@ public struct Platform: Sendable {
         for files in portal.fileMiddlewares() { router.add(middleware: files) }
         router.add(middleware: MethodNotAllowedMiddleware(routes: Self.routes.map { ($0.method, $0.path) }))
         router.add(middleware: AuthorizationMiddleware(authority: authority, rules: rules))
-        SystemRoutes(database: database).addRoutes(to: router)
+        SystemRoutes(database: database, readiness: readiness).addRoutes(to: router)
         AuthController(authority: authority, rules: rules).addRoutes(to: router)
         users.addRoutes(to: router)
         apps.addRoutes(to: router)

@@ -9,6 +9,7 @@ import Prometheus
 /// `/health`, `/metrics` and `/openapi.json`.
 struct SystemRoutes: HTTPController {
     let database: any Database
+    let readiness: Readiness
 
     static let endpoints: [Endpoint<Self>] = [
         Endpoint(.get, "/health", allow: Audience.everyone, Self.health),
@@ -26,8 +27,14 @@ struct SystemRoutes: HTTPController {
         let database: String
     }
 
+    /// Ready only when the database and the broker (where one is used) answer, so a load balancer
+    /// sends nothing to a process that could not serve it.
     @Sendable func health(_ request: Request, context: CMCRequestContext) async throws -> JSONResponse<Health> {
-        JSONResponse(Health(status: "ok", database: database.dialect.rawValue))
+        let problems = readiness.problems
+        guard problems.isEmpty else {
+            throw APIError(.serviceUnavailable, code: "not_ready", message: "not ready: \(problems.joined(separator: " and ")) did not answer in the last seconds")
+        }
+        return JSONResponse(Health(status: "ok", database: database.dialect.rawValue))
     }
 }
 
