@@ -67,8 +67,7 @@ struct SourceReader: Sendable {
             var batch = FeedBatch()
             batch.devices = GBFSFeed.stations(information, category: source.category, types: types)
             let known = Set(batch.devices.map(\.id))
-            let status = try await document("station_status")
-            if let status {
+            if let status = try await document("station_status") {
                 for observation in GBFSFeed.statuses(status, types: types, vehicles: vehicles) {
                     if known.contains(observation.device) { batch.observations.append(observation) } else { batch.skip("status of an unlisted station") }
                 }

@@ -4,7 +4,8 @@
 A clone of the repository alone must pass `make test`: fixtures live in Tests/, each with its
 licence beside it. This scans what the tests, benchmarks and targets are made of for paths that
 leave the repository: relative paths climbing above its root, `#filePath`-based paths climbing
-above it, and folders that exist only beside a checkout (a `shared/` folder next to it).
+above it, and absolute paths into the folder that holds the checkout (its siblings exist only
+on the machine it was cloned on).
 `--self-test` first shows that each kind of escape is caught.
 """
 import os
@@ -15,8 +16,6 @@ import tempfile
 
 SCANNED = ("Makefile", ".ci/", "Tests/", "bench/", "connectors/", "Package.swift")
 CODE = (".swift", ".py", ".sh", ".mk", ".json", ".txt", ".cfg", ".conf", "")
-# Places beside a checkout that a person who clones the project does not have.
-OUTSIDE = [re.compile(r"\.\./shared\b"), re.compile(r"(?<![\w.-])shared/feeds\b"), re.compile(r"(?<![\w.])/work/")]
 CLIMB = re.compile(r"(?:\.\./)+[^\s\"'`)]*")
 FILEPATH = re.compile(r"#filePath")
 SELF = "Tests/SelfContained/check.py"
@@ -44,6 +43,8 @@ def escapes(root, base, relative):
 
 def scan(root):
     root = os.path.realpath(root)
+    # Beside the checkout: what a person who clones the project elsewhere does not have.
+    beside = re.compile(re.escape(os.path.dirname(root) + os.sep) + r"(?!" + re.escape(os.path.basename(root)) + r"(?:/|\b))")
     found = []
     for path in files(root):
         full = os.path.join(root, path)
@@ -54,8 +55,8 @@ def scan(root):
         depth = path.count("/")  # folders between the root and the file
         for number, line in enumerate(lines, 1):
             where = f"{path}:{number}"
-            if any(pattern.search(line) for pattern in OUTSIDE):
-                found.append(f"{where}: names a place outside the repository: {line.strip()}")
+            if beside.search(line):
+                found.append(f"{where}: names a place beside the repository: {line.strip()}")
             for match in CLIMB.finditer(line):
                 # `file:../..` are hostile inputs the platform must refuse, not paths it reads.
                 if line[max(0, match.start() - 5):match.start()].endswith("file:"):
@@ -79,16 +80,18 @@ def self_test():
         root = os.path.join(folder, "repo")
         os.makedirs(os.path.join(root, "Tests", "A"))
         os.makedirs(os.path.join(root, "Tests", "Fixtures"))
+        sibling = os.path.join(folder, "samples", "gtfs.zip")
         cases = {
-            "Tests/A/shared.swift": 'let url = URL(fileURLWithPath: "../shared/feeds/gtfs.zip")\n',
+            "Tests/A/beside.swift": 'let url = URL(fileURLWithPath: "../samples/gtfs.zip")\n',
             "Tests/A/up.swift": 'let x = URL(fileURLWithPath: #filePath).deletingLastPathComponent()\n    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()\n',
             "Tests/A/climb.py": 'open("../../../elsewhere/data.json")\n',
-            "Makefile": "test:\n\tcp /work/shared/x .\n",
+            "Makefile": f"test:\n\tcp {sibling} .\n",
         }
         harmless = {
             "Tests/A/fine.swift": 'let x = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()\nlet y = "Tests/Fixtures/a.json"\n',
+            "Tests/A/inside.py": f'open("{os.path.join(root, "Tests", "Fixtures", "a.json")}")\n',
             "Tests/A/hostile.swift": 'let url = "file:../../../../etc/hostname"\n',
-            "Tests/Fixtures/data.json": '{"path": "../shared/feeds"}\n',
+            "Tests/Fixtures/data.json": '{"path": "../samples/gtfs.zip"}\n',
         }
         for name, text in {**cases, **harmless}.items():
             with open(os.path.join(root, name), "w", encoding="utf-8") as f:
